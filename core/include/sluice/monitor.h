@@ -1,0 +1,57 @@
+#ifndef SLUICE_MONITOR_H
+#define SLUICE_MONITOR_H
+
+#include <sluice/monitorevent.h>
+
+#include <QtCore/QList>
+#include <QtCore/QMutex>
+#include <QtCore/QObject>
+
+#include <atomic>
+
+namespace sluice {
+
+// The server's event stream. Producers ask isActive() first, so an event
+// costs one atomic load while nothing listens. Events posted from any thread
+// are delivered in batches on the monitor's thread, at most one queued call
+// per batch. The pending batch is bounded: past capacity() the newest events
+// are dropped and counted.
+class SLUICE_CORE_EXPORT Monitor : public QObject
+{
+    Q_OBJECT
+public:
+    explicit Monitor(QObject *parent = nullptr);
+    ~Monitor() override;
+
+    bool isActive() const { return m_listeners.load(std::memory_order_relaxed) > 0; }
+    void post(MonitorEvent &&event);
+
+    int capacity() const { return m_capacity; }
+    void setCapacity(int events) { m_capacity = events; }
+    int payloadCap() const { return m_payloadCap; }
+    void setPayloadCap(int bytes) { m_payloadCap = bytes; }
+    quint64 droppedCount() const { return m_dropped.load(std::memory_order_relaxed); }
+
+    // Delivers what is pending now, on the calling thread.
+    void flush();
+
+Q_SIGNALS:
+    void eventsPosted(const QList<sluice::MonitorEvent> &events);
+
+protected:
+    void connectNotify(const QMetaMethod &signal) override;
+    void disconnectNotify(const QMetaMethod &signal) override;
+
+private:
+    std::atomic<int> m_listeners{0};
+    std::atomic<quint64> m_dropped{0};
+    QMutex m_mutex;
+    QList<MonitorEvent> m_pending;
+    bool m_flushQueued = false;
+    int m_capacity = 100000;
+    int m_payloadCap = 4096;
+};
+
+} // namespace sluice
+
+#endif // SLUICE_MONITOR_H

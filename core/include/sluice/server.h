@@ -1,0 +1,83 @@
+#ifndef SLUICE_SERVER_H
+#define SLUICE_SERVER_H
+
+#include <sluice/limits.h>
+#include <sluice/router.h>
+
+#include <QtCore/QObject>
+#include <QtCore/QUrl>
+#include <QtNetwork/QHostAddress>
+
+#include <memory>
+
+namespace sluice {
+
+class Monitor;
+class Worker;
+
+// An HTTP/1.1 and WebSocket server on one or more addresses, each port
+// serving both. The URI mapping lives in router(); map(), filter() and
+// mapError() here are Stream-style shortcuts to it.
+class SLUICE_CORE_EXPORT Server : public QObject
+{
+    Q_OBJECT
+public:
+    explicit Server(QObject *parent = nullptr);
+    ~Server() override;
+
+    Router *router() const { return m_router; }
+    Monitor *monitor() const { return m_monitor; }
+
+    template<typename... Args>
+    bool map(const QString &uri, Args &&...args)
+    {
+        return m_router->map(uri, std::forward<Args>(args)...);
+    }
+    bool unmap(const QString &uri) { return m_router->unmap(uri); }
+    bool filter(const QString &pattern, Filter filter, bool preceding = false)
+    {
+        return m_router->filter(pattern, std::move(filter), preceding);
+    }
+    template<typename Target>
+    void mapError(int status, Target &&target)
+    {
+        m_router->mapError(status, std::forward<Target>(target));
+    }
+
+    Limits limits() const { return m_limits; }
+    // Applies to connections accepted from now on.
+    void setLimits(const Limits &limits);
+    QByteArray serverName() const { return m_serverName; }
+    void setServerName(const QByteArray &name) { m_serverName = name; }
+
+    // Adds a listening address; call again for more. Port 0 picks a free port.
+    bool listen(const QHostAddress &address = QHostAddress::Any, quint16 port = 0);
+    bool isListening() const;
+    // The port of the first listener.
+    quint16 serverPort() const;
+    QList<QUrl> urls() const;
+    // Stops listening and closes every connection (WebSockets with 1001).
+    void close();
+
+    int connectionCount() const;
+    QString errorString() const { return m_errorString; }
+
+Q_SIGNALS:
+    void connectionOpened(quint64 id);
+    void connectionClosed(quint64 id);
+
+private:
+    friend class Worker;
+    Router *m_router;
+    Monitor *m_monitor;
+    std::unique_ptr<Worker> m_worker;
+    struct Listener;
+    std::vector<std::unique_ptr<Listener>> m_listeners;
+    Limits m_limits;
+    QByteArray m_serverName = QByteArrayLiteral("Sluice/" SLUICE_VERSION_STR);
+    QString m_errorString;
+};
+
+} // namespace sluice
+
+#endif // SLUICE_SERVER_H

@@ -1,0 +1,14 @@
+#ifndef SLUICE_SLUICEGLOBAL_H
+#define SLUICE_SLUICEGLOBAL_H
+
+#include <QtCore/qglobal.h>
+
+#if defined(SLUICE_CORE_LIBRARY)
+#define SLUICE_CORE_EXPORT Q_DECL_EXPORT
+#else
+#define SLUICE_CORE_EXPORT Q_DECL_IMPORT
+#endif
+
+#define SLUICE_VERSION_STR "0.1.0"
+
+#endif // SLUICE_SLUICEGLOBAL_H

@@ -1,0 +1,76 @@
+#ifndef SLUICE_WEBSOCKET_H
+#define SLUICE_WEBSOCKET_H
+
+#include <sluice/httprequest.h>
+
+#include <QtCore/QHash>
+#include <QtCore/QObject>
+#include <QtCore/QVariant>
+
+QT_BEGIN_NAMESPACE
+class QWebSocket;
+QT_END_NAMESPACE
+
+namespace sluice {
+
+class Monitor;
+struct WebSocketContext;
+
+// A WebSocket connection as a ws: handler sees it. Messages in arrive as
+// signals, messages out go through the slots; both directions pass through
+// here so that the monitor sees them. The object deletes itself after
+// closed() has been emitted.
+class SLUICE_CORE_EXPORT WebSocket : public QObject
+{
+    Q_OBJECT
+public:
+    ~WebSocket() override;
+
+    quint64 id() const;
+    QString path() const;
+    QString param(const QString &name) const;
+    QHash<QString, QString> params() const;
+    QString route() const;
+    QUrl requestUrl() const;
+    QByteArray header(QByteArrayView name) const;
+    HttpHeaders headers() const;
+    QHostAddress peerAddress() const;
+    quint16 peerPort() const;
+    QString subprotocol() const;
+    bool isOpen() const;
+    QVariantHash &dataset() { return m_dataset; }
+    // The Qt socket underneath, for what this class does not offer.
+    QWebSocket *socket() const { return m_socket; }
+
+public Q_SLOTS:
+    qint64 sendText(const QString &message);
+    qint64 sendBinary(const QByteArray &message);
+    void ping(const QByteArray &payload = QByteArray());
+    void close(int code = 1000, const QString &reason = QString());
+
+Q_SIGNALS:
+    void textReceived(const QString &message);
+    void binaryReceived(const QByteArray &message);
+    void pongReceived(quint64 elapsedMs, const QByteArray &payload);
+    void closed(int code, const QString &reason);
+
+private:
+    friend class Worker;
+    WebSocket(QWebSocket *socket, std::unique_ptr<WebSocketContext> context, Monitor *monitor,
+              QObject *parent = nullptr);
+    void onDisconnected();
+    void record(int opcode, int direction, const QByteArray &payload, qint64 size);
+
+    QWebSocket *m_socket;
+    std::unique_ptr<WebSocketContext> m_context;
+    Monitor *m_monitor;
+    QVariantHash m_dataset;
+    qint64 m_openedUs;
+    qint64 m_bytesIn = 0;
+    qint64 m_bytesOut = 0;
+    bool m_closed = false;
+};
+
+} // namespace sluice
+
+#endif // SLUICE_WEBSOCKET_H

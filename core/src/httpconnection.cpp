@@ -1,0 +1,404 @@
+#include "httpconnection_p.h"
+#include "dispatcher_p.h"
+#include "logging_p.h"
+#include "websocket_p.h"
+#include "worker_p.h"
+
+#include <sluice/httpstatus.h>
+#include <sluice/monitor.h>
+#include <sluice/router.h>
+
+#include <QtCore/QScopedValueRollback>
+#include <QtNetwork/QTcpSocket>
+
+namespace sluice {
+
+HttpConnection::HttpConnection(QTcpSocket *socket, Worker *worker, quint64 id, const Limits &limits)
+    : QObject(worker),
+      m_socket(socket),
+      m_worker(worker),
+      m_id(id),
+      m_limits(limits),
+      m_parser(limits.maxBodyBytes),
+      m_openedUs(MonitorEvent::now())
+{
+    socket->setParent(this);
+    // One byte over the head limit tells a head that is too large from one
+    // that is still arriving; while a response is in flight, a full buffer
+    // stops Qt reading, so a pipelining client is held back by TCP.
+    socket->setReadBufferSize(qMax<qint64>(limits.maxHeadBytes + 1, 16 * 1024));
+    connect(socket, &QTcpSocket::readyRead, this, &HttpConnection::processInput);
+    connect(socket, &QTcpSocket::disconnected, this, &HttpConnection::onDisconnected);
+    connect(socket, &QAbstractSocket::errorOccurred, this, [this](QAbstractSocket::SocketError) {
+        if (m_socket && m_socket->state() == QAbstractSocket::UnconnectedState)
+            onDisconnected();
+    });
+
+    if (Monitor *monitor = m_worker->monitor(); monitor->isActive()) {
+        MonitorEvent event;
+        event.type = MonitorEvent::Type::ConnectionOpened;
+        event.connectionId = m_id;
+        event.timeUs = m_openedUs;
+        event.peerAddress = socket->peerAddress();
+        event.peerPort = socket->peerPort();
+        monitor->post(std::move(event));
+    }
+}
+
+HttpConnection::~HttpConnection() = default;
+
+void HttpConnection::closeWhenIdle()
+{
+    m_closeWhenIdle = true;
+    if (m_state == State::ReadingHead && m_peeked == 0 && m_socket) {
+        m_state = State::Closing;
+        m_socket->disconnectFromHost();
+    }
+}
+
+void HttpConnection::scheduleProcessInput()
+{
+    if (m_processQueued)
+        return;
+    m_processQueued = true;
+    QMetaObject::invokeMethod(
+            this,
+            [this] {
+                m_processQueued = false;
+                processInput();
+            },
+            Qt::QueuedConnection);
+}
+
+void HttpConnection::processInput()
+{
+    if (m_inProcess || !m_socket)
+        return;
+    QScopedValueRollback<bool> inProcess(m_inProcess, true);
+
+    while (m_state == State::ReadingHead || m_state == State::ReadingBody) {
+        const qint64 available = m_socket->bytesAvailable();
+        if (available <= m_peeked) {
+            if (m_state == State::ReadingHead && m_peeked > m_limits.maxHeadBytes)
+                reject(431);
+            return;
+        }
+        const QByteArray data = m_socket->peek(available);
+        qsizetype consumed = 0;
+        const auto event = m_parser.feed(data.constData() + m_peeked, data.size() - m_peeked,
+                                         &consumed);
+        if (event == RequestParser::Event::Error) {
+            reject(m_parser.errorStatus(), m_parser.errorString());
+            return;
+        }
+        if (m_state == State::ReadingHead) {
+            m_peeked += consumed;
+            if (event == RequestParser::Event::NeedMore) {
+                if (m_peeked > m_limits.maxHeadBytes)
+                    reject(431);
+                return;
+            }
+            // The head is complete (and, for a request without a body, maybe the message).
+            if (m_peeked > m_limits.maxHeadBytes) {
+                reject(431);
+                return;
+            }
+            if (!onHeadComplete())
+                return;
+            m_socket->skip(m_peeked);
+            m_requestBytes += m_peeked;
+            m_totalIn += m_peeked;
+            m_peeked = 0;
+            m_state = State::ReadingBody;
+            continue;
+        }
+        m_socket->skip(consumed);
+        m_requestBytes += consumed;
+        m_totalIn += consumed;
+        if (event == RequestParser::Event::MessageComplete)
+            startExchange();
+    }
+}
+
+bool HttpConnection::onHeadComplete()
+{
+    HttpRequest &request = m_parser.request();
+    request.setPeer(m_socket->peerAddress(), m_socket->peerPort());
+    m_exchangeStartUs = MonitorEvent::now();
+    m_keepAlive = m_parser.keepAlive();
+
+    const QByteArray target = request.target();
+    if (target.isEmpty() || (target.at(0) != '/' && target != "*" && !target.contains("://"))) {
+        reject(400, "request target is not a path");
+        return false;
+    }
+    if (request.method() == "CONNECT") {
+        reject(501, "CONNECT is not supported");
+        return false;
+    }
+    if (request.isWebSocketUpgrade()) {
+        startWebSocket();
+        return false;
+    }
+    if (request.hasHeader("Expect")) {
+        if (request.header("Expect").compare("100-continue", Qt::CaseInsensitive) != 0
+            || request.httpMinor() == 0) {
+            reject(417);
+            return false;
+        }
+        if (m_parser.contentLength() > 0 || m_parser.isChunked())
+            write(QByteArrayLiteral("HTTP/1.1 100 Continue\r\n\r\n"));
+    }
+    return true;
+}
+
+void HttpConnection::startExchange()
+{
+    m_state = State::Dispatching;
+    auto *connect = new HttpConnect(m_worker->dispatcher(), m_id, this);
+    connect->m_request = std::move(m_parser.request());
+    connect->m_response.setSink(this, m_limits.responseBufferBytes);
+    m_headOnly = connect->m_request.method() == "HEAD";
+    m_chunked = false;
+    m_responseBytes = 0;
+    m_connect = connect;
+    m_worker->dispatcher()->dispatch(connect);
+}
+
+void HttpConnection::startWebSocket()
+{
+    m_state = State::Dispatching;
+    HttpRequest &request = m_parser.request();
+    const RouteMatch match = m_worker->router()->match(request.method(), request.path(), true);
+    if (match.outcome != RouteMatch::Found) {
+        reject(404, "no WebSocket route for this path");
+        return;
+    }
+
+    auto *connect = new HttpConnect(m_worker->dispatcher(), m_id, this);
+    connect->m_request = request;
+    connect->m_params = match.params;
+    connect->m_route = match.route.uri();
+    connect->m_response.setSink(this, m_limits.responseBufferBytes);
+    m_headOnly = false;
+    m_chunked = false;
+    m_responseBytes = 0;
+    // A refused upgrade leaves the client expecting 101: nothing sensible can follow.
+    m_keepAlive = false;
+    m_connect = connect;
+
+    QPointer<HttpConnection> self(this);
+    m_worker->dispatcher()->dispatch(connect, [self, connect, match] {
+        if (!self || !self->m_socket || connect->isFinished())
+            return;
+        auto context = std::make_unique<WebSocketContext>();
+        context->id = self->m_id;
+        context->route = match.route;
+        context->params = match.params;
+        context->request = connect->request();
+        context->dataset = connect->dataset();
+        context->openedUs = self->m_openedUs;
+        QTcpSocket *socket = std::exchange(self->m_socket, nullptr);
+        self->m_state = State::HandedOff;
+        socket->disconnect(self);
+        socket->setReadBufferSize(0);
+        self->m_worker->handOff(socket, std::move(context));
+        self->m_worker->removeConnection(self, true);
+        self->deleteLater();
+    });
+}
+
+void HttpConnection::reject(int status, const QByteArray &detail)
+{
+    if (!m_socket)
+        return;
+    if (!detail.isEmpty())
+        qCDebug(lcHttp) << "connection" << m_id << "rejected with" << status << ':' << detail;
+    const QByteArray body = Dispatcher::errorBody(status, QString::fromUtf8(detail));
+    QByteArray response = "HTTP/1.1 " + QByteArray::number(status) + ' '
+            + HttpStatus::reasonPhrase(status) + "\r\nDate: " + m_worker->dateHeader()
+            + "\r\nServer: " + m_worker->serverName()
+            + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "
+            + QByteArray::number(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    m_responseBytes = response.size();
+    write(response);
+    postExchangeEvent(status);
+    m_state = State::Closing;
+    // Unread input left in the kernel makes close() send a reset, which can
+    // destroy the answer before the client reads it.
+    m_socket->readAll();
+    m_socket->disconnectFromHost();
+}
+
+void HttpConnection::write(const QByteArray &data)
+{
+    if (!m_socket)
+        return;
+    m_totalOut += data.size();
+    m_socket->write(data);
+}
+
+void HttpConnection::sendHead(const HttpResponse &response, qint64 contentLength)
+{
+    const int status = response.status();
+    const bool bodyless = (status >= 100 && status < 200) || status == 204 || status == 304;
+    const bool http10 = m_connect && m_connect->request().httpMinor() == 0
+            && m_connect->request().httpMajor() == 1;
+    if (m_closeWhenIdle)
+        m_keepAlive = false;
+
+    QByteArray head;
+    head.reserve(256);
+    head += "HTTP/1.1 " + QByteArray::number(status) + ' ' + response.reasonPhrase() + "\r\n";
+    bool hasDate = false;
+    bool hasServer = false;
+    for (const HttpHeader &header : response.headers()) {
+        const QByteArray &name = header.first;
+        // Framing is the connection's job.
+        if (name.compare("Content-Length", Qt::CaseInsensitive) == 0
+            || name.compare("Transfer-Encoding", Qt::CaseInsensitive) == 0
+            || (name.compare("Connection", Qt::CaseInsensitive) == 0
+                && header.second.compare("upgrade", Qt::CaseInsensitive) != 0))
+            continue;
+        hasDate = hasDate || name.compare("Date", Qt::CaseInsensitive) == 0;
+        hasServer = hasServer || name.compare("Server", Qt::CaseInsensitive) == 0;
+        head += name + ": " + header.second + "\r\n";
+    }
+    if (!hasDate)
+        head += "Date: " + m_worker->dateHeader() + "\r\n";
+    if (!hasServer)
+        head += "Server: " + m_worker->serverName() + "\r\n";
+    if (contentLength >= 0) {
+        if (!bodyless)
+            head += "Content-Length: " + QByteArray::number(contentLength) + "\r\n";
+    } else if (!bodyless && !m_headOnly) {
+        if (http10)
+            m_keepAlive = false; // the end of the body is the end of the connection
+        else {
+            m_chunked = true;
+            head += "Transfer-Encoding: chunked\r\n";
+        }
+    }
+    if (bodyless)
+        m_headOnly = true;
+    if (!m_keepAlive)
+        head += "Connection: close\r\n";
+    else if (http10)
+        head += "Connection: keep-alive\r\n";
+    head += "\r\n";
+    m_responseBytes += head.size();
+    write(head);
+}
+
+void HttpConnection::sendBody(const QByteArray &data)
+{
+    if (m_headOnly || data.isEmpty())
+        return;
+    if (m_chunked) {
+        const QByteArray frame = QByteArray::number(data.size(), 16) + "\r\n";
+        m_responseBytes += frame.size() + data.size() + 2;
+        write(frame);
+        write(data);
+        write(QByteArrayLiteral("\r\n"));
+    } else {
+        m_responseBytes += data.size();
+        write(data);
+    }
+}
+
+void HttpConnection::finishResponse()
+{
+    if (m_chunked) {
+        m_responseBytes += 5;
+        write(QByteArrayLiteral("0\r\n\r\n"));
+    }
+    const int status = m_connect ? m_connect->response().status() : 0;
+    postExchangeEvent(status);
+    if (m_connect) {
+        HttpConnect *connect = m_connect;
+        m_connect = nullptr;
+        Q_EMIT connect->finished();
+        connect->deleteLater();
+    }
+    if (!m_socket)
+        return;
+    if (!m_keepAlive || m_closeWhenIdle) {
+        m_state = State::Closing;
+        m_socket->disconnectFromHost();
+        return;
+    }
+    m_state = State::ReadingHead;
+    m_parser.reset();
+    m_requestBytes = 0;
+    // Pipelined requests may be waiting in the buffer: no readyRead will come for them.
+    if (!m_inProcess)
+        scheduleProcessInput();
+}
+
+void HttpConnection::abortResponse()
+{
+    qCWarning(lcHttp) << "connection" << m_id << "aborted: the response failed after its head was sent";
+    postExchangeEvent(m_connect ? m_connect->response().status() : 500);
+    m_state = State::Closing;
+    if (m_socket)
+        m_socket->abort();
+}
+
+void HttpConnection::postExchangeEvent(int status)
+{
+    Monitor *monitor = m_worker->monitor();
+    if (!monitor->isActive())
+        return;
+    MonitorEvent event;
+    event.type = MonitorEvent::Type::HttpExchange;
+    event.connectionId = m_id;
+    event.timeUs = MonitorEvent::now();
+    if (m_connect) {
+        const HttpRequest &request = m_connect->request();
+        event.method = request.method();
+        event.target = QString::fromUtf8(request.target());
+        event.route = m_connect->route();
+        event.peerAddress = request.peerAddress();
+        event.peerPort = request.peerPort();
+    } else {
+        const HttpRequest &request = m_parser.request();
+        event.method = request.method();
+        event.target = QString::fromUtf8(request.target());
+    }
+    event.status = status;
+    event.bytesIn = m_requestBytes + m_peeked;
+    event.bytesOut = m_responseBytes;
+    event.durationUs = m_exchangeStartUs ? event.timeUs - m_exchangeStartUs : 0;
+    monitor->post(std::move(event));
+}
+
+void HttpConnection::onDisconnected()
+{
+    if (m_state == State::HandedOff || !m_socket)
+        return;
+    QTcpSocket *socket = std::exchange(m_socket, nullptr);
+    m_state = State::Closing;
+    if (m_connect && !m_connect->isFinished()) {
+        HttpConnect *connect = m_connect;
+        m_connect = nullptr;
+        Q_EMIT connect->aborted();
+        connect->deleteLater();
+    }
+    if (Monitor *monitor = m_worker->monitor(); monitor->isActive()) {
+        MonitorEvent event;
+        event.type = MonitorEvent::Type::ConnectionClosed;
+        event.connectionId = m_id;
+        event.timeUs = MonitorEvent::now();
+        event.peerAddress = socket->peerAddress();
+        event.peerPort = socket->peerPort();
+        event.bytesIn = m_totalIn;
+        event.bytesOut = m_totalOut;
+        event.durationUs = event.timeUs - m_openedUs;
+        monitor->post(std::move(event));
+    }
+    socket->deleteLater();
+    m_worker->removeConnection(this, false);
+    deleteLater();
+}
+
+} // namespace sluice

@@ -1,0 +1,81 @@
+#ifndef SLUICE_HTTPCONNECTION_P_H
+#define SLUICE_HTTPCONNECTION_P_H
+
+#include "requestparser_p.h"
+#include "responsesink_p.h"
+
+#include <sluice/httpconnect.h>
+#include <sluice/limits.h>
+
+#include <QtCore/QObject>
+#include <QtCore/QPointer>
+
+QT_BEGIN_NAMESPACE
+class QTcpSocket;
+QT_END_NAMESPACE
+
+namespace sluice {
+
+class Worker;
+
+// One TCP connection while it speaks HTTP/1.1. Heads are parsed on peeked
+// bytes, so that a WebSocket upgrade leaves the socket untouched for
+// QWebSocketServer; everything else is consumed exactly as far as the parser
+// got, which keeps pipelined requests (and a later upgrade) intact. Requests
+// are answered one at a time, in order; the next is not parsed until the
+// current response has ended, and the socket's bounded read buffer pushes
+// back on a client that pipelines too far ahead.
+class HttpConnection : public QObject, public ResponseSink
+{
+    Q_OBJECT
+public:
+    HttpConnection(QTcpSocket *socket, Worker *worker, quint64 id, const Limits &limits);
+    ~HttpConnection() override;
+
+    quint64 id() const { return m_id; }
+    // Ends the connection once the response in flight (if any) is sent.
+    void closeWhenIdle();
+
+    void sendHead(const HttpResponse &response, qint64 contentLength) override;
+    void sendBody(const QByteArray &data) override;
+    void finishResponse() override;
+    void abortResponse() override;
+
+private:
+    enum class State { ReadingHead, ReadingBody, Dispatching, HandedOff, Closing };
+
+    void processInput();
+    void scheduleProcessInput();
+    bool onHeadComplete();
+    void startExchange();
+    void startWebSocket();
+    void reject(int status, const QByteArray &detail = QByteArray());
+    void onDisconnected();
+    void write(const QByteArray &data);
+    void postExchangeEvent(int status);
+
+    QTcpSocket *m_socket;
+    Worker *m_worker;
+    quint64 m_id;
+    Limits m_limits;
+    RequestParser m_parser;
+    State m_state = State::ReadingHead;
+    QPointer<HttpConnect> m_connect;
+    qsizetype m_peeked = 0;     // head bytes parsed but left in the socket
+    qint64 m_openedUs;
+    qint64 m_exchangeStartUs = 0;
+    qint64 m_requestBytes = 0;  // of the exchange in flight
+    qint64 m_responseBytes = 0;
+    qint64 m_totalIn = 0;
+    qint64 m_totalOut = 0;
+    bool m_keepAlive = true;
+    bool m_headOnly = false;    // HEAD, 204, 304: no body on the wire
+    bool m_chunked = false;
+    bool m_inProcess = false;
+    bool m_processQueued = false;
+    bool m_closeWhenIdle = false;
+};
+
+} // namespace sluice
+
+#endif // SLUICE_HTTPCONNECTION_P_H

@@ -1,0 +1,64 @@
+#include <sluice/monitor.h>
+
+#include <QtCore/QMetaMethod>
+
+namespace sluice {
+
+Monitor::Monitor(QObject *parent) : QObject(parent)
+{
+    qRegisterMetaType<sluice::MonitorEvent>();
+    qRegisterMetaType<QList<sluice::MonitorEvent>>();
+}
+
+Monitor::~Monitor() = default;
+
+void Monitor::post(MonitorEvent &&event)
+{
+    if (!isActive())
+        return;
+    bool scheduleFlush = false;
+    {
+        QMutexLocker locker(&m_mutex);
+        if (m_pending.size() >= m_capacity) {
+            m_dropped.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        m_pending.append(std::move(event));
+        if (!m_flushQueued) {
+            m_flushQueued = true;
+            scheduleFlush = true;
+        }
+    }
+    // One queued call per batch, whichever thread posts.
+    if (scheduleFlush)
+        QMetaObject::invokeMethod(this, &Monitor::flush, Qt::QueuedConnection);
+}
+
+void Monitor::flush()
+{
+    QList<MonitorEvent> batch;
+    {
+        QMutexLocker locker(&m_mutex);
+        batch.swap(m_pending);
+        m_flushQueued = false;
+    }
+    if (!batch.isEmpty())
+        Q_EMIT eventsPosted(batch);
+}
+
+void Monitor::connectNotify(const QMetaMethod &signal)
+{
+    if (signal == QMetaMethod::fromSignal(&Monitor::eventsPosted))
+        m_listeners.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Monitor::disconnectNotify(const QMetaMethod &signal)
+{
+    // An invalid signal means "all connections", for disconnect() without arguments.
+    if (signal == QMetaMethod::fromSignal(&Monitor::eventsPosted)
+        || (!signal.isValid() && !isSignalConnected(QMetaMethod::fromSignal(&Monitor::eventsPosted))))
+        m_listeners.store(isSignalConnected(QMetaMethod::fromSignal(&Monitor::eventsPosted)) ? 1 : 0,
+                          std::memory_order_relaxed);
+}
+
+} // namespace sluice

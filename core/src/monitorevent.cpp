@@ -1,0 +1,37 @@
+#include <sluice/monitorevent.h>
+
+#include <QtCore/QDateTime>
+#include <QtCore/QMetaEnum>
+
+namespace sluice {
+
+qint64 MonitorEvent::now()
+{
+    return QDateTime::currentMSecsSinceEpoch() * 1000;
+}
+
+QString MonitorEvent::typeName(Type type)
+{
+    return QString::fromLatin1(QMetaEnum::fromType<Type>().valueToKey(int(type)));
+}
+
+QString MonitorEvent::opcodeName(Opcode opcode)
+{
+    switch (opcode) {
+    case Opcode::Text:
+        return QStringLiteral("text");
+    case Opcode::Binary:
+        return QStringLiteral("binary");
+    case Opcode::Ping:
+        return QStringLiteral("ping");
+    case Opcode::Pong:
+        return QStringLiteral("pong");
+    case Opcode::Close:
+        return QStringLiteral("close");
+    case Opcode::None:
+        break;
+    }
+    return {};
+}
+
+} // namespace sluice

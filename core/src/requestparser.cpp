@@ -1,0 +1,147 @@
+#include "requestparser_p.h"
+
+namespace sluice {
+
+const http_parser_settings RequestParser::settings = [] {
+    http_parser_settings s;
+    http_parser_settings_init(&s);
+    s.on_message_begin = &RequestParser::onMessageBegin;
+    s.on_url = &RequestParser::onUrl;
+    s.on_header_field = &RequestParser::onHeaderField;
+    s.on_header_value = &RequestParser::onHeaderValue;
+    s.on_headers_complete = &RequestParser::onHeadersComplete;
+    s.on_body = &RequestParser::onBody;
+    s.on_message_complete = &RequestParser::onMessageComplete;
+    return s;
+}();
+
+RequestParser::RequestParser(qint64 maxBodyBytes) : m_maxBodyBytes(maxBodyBytes)
+{
+    reset();
+}
+
+void RequestParser::reset()
+{
+    http_parser_init(&m_parser, HTTP_REQUEST);
+    m_parser.data = this;
+    m_request = HttpRequest();
+    m_url.clear();
+    m_field.clear();
+    m_value.clear();
+    m_inValue = false;
+    m_stop = Event::NeedMore;
+    m_errorStatus = 0;
+    m_errorString.clear();
+}
+
+qint64 RequestParser::contentLength() const
+{
+    if ((m_parser.flags & F_CHUNKED) || m_parser.content_length == ULLONG_MAX)
+        return -1;
+    return qint64(m_parser.content_length);
+}
+
+RequestParser::Event RequestParser::feed(const char *data, qsizetype size, qsizetype *consumed)
+{
+    // A pause is how a callback stops the parser at a message boundary.
+    if (HTTP_PARSER_ERRNO(&m_parser) == HPE_PAUSED)
+        http_parser_pause(&m_parser, 0);
+    m_stop = Event::NeedMore;
+    *consumed = qsizetype(http_parser_execute(&m_parser, &settings, data, size_t(size)));
+    const http_errno error = HTTP_PARSER_ERRNO(&m_parser);
+    if (error == HPE_OK || error == HPE_PAUSED)
+        return m_stop;
+    if (m_errorStatus == 0) {
+        switch (error) {
+        case HPE_HEADER_OVERFLOW:
+            m_errorStatus = 431;
+            break;
+        case HPE_INVALID_METHOD:
+            m_errorStatus = 501;
+            break;
+        default:
+            m_errorStatus = 400;
+            break;
+        }
+        m_errorString = http_errno_description(error);
+    }
+    return Event::Error;
+}
+
+int RequestParser::onMessageBegin(http_parser *)
+{
+    return 0;
+}
+
+int RequestParser::onUrl(http_parser *parser, const char *at, size_t length)
+{
+    static_cast<RequestParser *>(parser->data)->m_url.append(at, qsizetype(length));
+    return 0;
+}
+
+void RequestParser::storeHeader()
+{
+    if (!m_field.isEmpty())
+        m_request.addHeader(m_field, m_value.trimmed());
+    m_field.clear();
+    m_value.clear();
+}
+
+int RequestParser::onHeaderField(http_parser *parser, const char *at, size_t length)
+{
+    auto *self = static_cast<RequestParser *>(parser->data);
+    if (self->m_inValue) {
+        self->storeHeader();
+        self->m_inValue = false;
+    }
+    self->m_field.append(at, qsizetype(length));
+    return 0;
+}
+
+int RequestParser::onHeaderValue(http_parser *parser, const char *at, size_t length)
+{
+    auto *self = static_cast<RequestParser *>(parser->data);
+    self->m_inValue = true;
+    self->m_value.append(at, qsizetype(length));
+    return 0;
+}
+
+int RequestParser::onHeadersComplete(http_parser *parser)
+{
+    auto *self = static_cast<RequestParser *>(parser->data);
+    self->storeHeader();
+    HttpRequest &request = self->m_request;
+    request.setMethod(http_method_str(http_method(parser->method)));
+    request.setHttpVersion(parser->http_major, parser->http_minor);
+    request.setTarget(self->m_url);
+    if (self->contentLength() > self->m_maxBodyBytes) {
+        self->m_errorStatus = 413;
+        self->m_errorString = "request body exceeds the limit";
+        return -1;
+    }
+    self->m_stop = Event::HeadComplete;
+    http_parser_pause(parser, 1);
+    return 0;
+}
+
+int RequestParser::onBody(http_parser *parser, const char *at, size_t length)
+{
+    auto *self = static_cast<RequestParser *>(parser->data);
+    if (self->m_request.body().size() + qint64(length) > self->m_maxBodyBytes) {
+        self->m_errorStatus = 413;
+        self->m_errorString = "request body exceeds the limit";
+        return -1;
+    }
+    self->m_request.appendBody(at, qsizetype(length));
+    return 0;
+}
+
+int RequestParser::onMessageComplete(http_parser *parser)
+{
+    auto *self = static_cast<RequestParser *>(parser->data);
+    self->m_stop = Event::MessageComplete;
+    http_parser_pause(parser, 1);
+    return 0;
+}
+
+} // namespace sluice

@@ -1,0 +1,64 @@
+#ifndef SLUICE_REQUESTPARSER_P_H
+#define SLUICE_REQUESTPARSER_P_H
+
+#include <sluice/httprequest.h>
+#include <sluice/limits.h>
+
+#include <http_parser.h>
+
+namespace sluice {
+
+// Builds HttpRequests from bytes with Node's http_parser. It stops after the
+// head (so that an upgrade can be handed on before anything is consumed) and
+// after each message (so that pipelined requests are answered one by one).
+class RequestParser
+{
+public:
+    enum class Event { NeedMore, HeadComplete, MessageComplete, Error };
+
+    explicit RequestParser(qint64 maxBodyBytes);
+
+    // Starts a new request.
+    void reset();
+    // Parses what it can of data; consumed tells how much of it was used.
+    Event feed(const char *data, qsizetype size, qsizetype *consumed);
+
+    HttpRequest &request() { return m_request; }
+    // Meaningful once the head is complete.
+    bool keepAlive() const { return http_should_keep_alive(&m_parser) != 0; }
+    bool isUpgrade() const { return m_parser.upgrade != 0; }
+    // -1 when the body length is not given (chunked or none).
+    qint64 contentLength() const;
+    bool isChunked() const { return m_parser.flags & F_CHUNKED; }
+
+    // After Error: the status to answer with and why.
+    int errorStatus() const { return m_errorStatus; }
+    QByteArray errorString() const { return m_errorString; }
+
+private:
+    static int onMessageBegin(http_parser *parser);
+    static int onUrl(http_parser *parser, const char *at, size_t length);
+    static int onHeaderField(http_parser *parser, const char *at, size_t length);
+    static int onHeaderValue(http_parser *parser, const char *at, size_t length);
+    static int onHeadersComplete(http_parser *parser);
+    static int onBody(http_parser *parser, const char *at, size_t length);
+    static int onMessageComplete(http_parser *parser);
+    static const http_parser_settings settings;
+
+    void storeHeader();
+
+    http_parser m_parser;
+    HttpRequest m_request;
+    QByteArray m_url;
+    QByteArray m_field;
+    QByteArray m_value;
+    qint64 m_maxBodyBytes;
+    Event m_stop = Event::NeedMore;
+    int m_errorStatus = 0;
+    QByteArray m_errorString;
+    bool m_inValue = false;
+};
+
+} // namespace sluice
+
+#endif // SLUICE_REQUESTPARSER_P_H

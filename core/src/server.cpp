@@ -1,0 +1,99 @@
+#include <sluice/monitor.h>
+#include <sluice/server.h>
+
+#include "logging_p.h"
+#include "worker_p.h"
+
+#include <QtNetwork/QTcpServer>
+
+namespace sluice {
+
+struct Server::Listener
+{
+    QTcpServer tcpServer;
+};
+
+Server::Server(QObject *parent)
+    : QObject(parent), m_router(new Router(this)), m_monitor(new Monitor(this))
+{
+    m_monitor->setPayloadCap(m_limits.monitorPayloadBytes);
+    m_worker = std::make_unique<Worker>(this);
+    connect(m_worker.get(), &Worker::connectionOpened, this, &Server::connectionOpened);
+    connect(m_worker.get(), &Worker::connectionClosed, this, &Server::connectionClosed);
+}
+
+Server::~Server()
+{
+    m_listeners.clear();
+    m_worker.reset();
+}
+
+void Server::setLimits(const Limits &limits)
+{
+    m_limits = limits;
+    m_monitor->setPayloadCap(limits.monitorPayloadBytes);
+}
+
+bool Server::listen(const QHostAddress &address, quint16 port)
+{
+    auto listener = std::make_unique<Listener>();
+    if (!listener->tcpServer.listen(address, port)) {
+        m_errorString = tr("cannot listen on %1 port %2: %3")
+                                .arg(address.toString())
+                                .arg(port)
+                                .arg(listener->tcpServer.errorString());
+        qCWarning(lcServer).noquote() << m_errorString;
+        return false;
+    }
+    QTcpServer *tcpServer = &listener->tcpServer;
+    connect(tcpServer, &QTcpServer::newConnection, this, [this, tcpServer] {
+        while (QTcpSocket *socket = tcpServer->nextPendingConnection())
+            m_worker->accept(socket);
+    });
+    qCInfo(lcServer).noquote() << "listening on" << tcpServer->serverAddress().toString()
+                               << "port" << tcpServer->serverPort();
+    m_listeners.push_back(std::move(listener));
+    return true;
+}
+
+bool Server::isListening() const
+{
+    return !m_listeners.empty();
+}
+
+quint16 Server::serverPort() const
+{
+    return m_listeners.empty() ? 0 : m_listeners.front()->tcpServer.serverPort();
+}
+
+QList<QUrl> Server::urls() const
+{
+    QList<QUrl> urls;
+    for (const auto &listener : m_listeners) {
+        QUrl url;
+        url.setScheme(QStringLiteral("http"));
+        QHostAddress address = listener->tcpServer.serverAddress();
+        if (address == QHostAddress::Any || address == QHostAddress::AnyIPv4)
+            address = QHostAddress::LocalHost;
+        else if (address == QHostAddress::AnyIPv6)
+            address = QHostAddress::LocalHostIPv6;
+        url.setHost(address.toString());
+        url.setPort(listener->tcpServer.serverPort());
+        url.setPath(QStringLiteral("/"));
+        urls.append(url);
+    }
+    return urls;
+}
+
+void Server::close()
+{
+    m_listeners.clear();
+    m_worker->closeAll();
+}
+
+int Server::connectionCount() const
+{
+    return m_worker->connectionCount();
+}
+
+} // namespace sluice

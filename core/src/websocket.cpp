@@ -1,0 +1,204 @@
+#include <sluice/monitor.h>
+#include <sluice/websocket.h>
+
+#include "logging_p.h"
+#include "websocket_p.h"
+
+#include <QtWebSockets/QWebSocket>
+
+namespace sluice {
+
+using Opcode = MonitorEvent::Opcode;
+using Direction = MonitorEvent::Direction;
+
+WebSocket::WebSocket(QWebSocket *socket, std::unique_ptr<WebSocketContext> context,
+                     Monitor *monitor, QObject *parent)
+    : QObject(parent),
+      m_socket(socket),
+      m_context(std::move(context)),
+      m_monitor(monitor),
+      m_dataset(m_context->dataset),
+      m_openedUs(MonitorEvent::now())
+{
+    socket->setParent(this);
+    connect(socket, &QWebSocket::textMessageReceived, this, [this](const QString &message) {
+        if (m_monitor->isActive())
+            record(int(Opcode::Text), int(Direction::Incoming), message.toUtf8(), -1);
+        Q_EMIT textReceived(message);
+    });
+    connect(socket, &QWebSocket::binaryMessageReceived, this, [this](const QByteArray &message) {
+        if (m_monitor->isActive())
+            record(int(Opcode::Binary), int(Direction::Incoming), message, -1);
+        Q_EMIT binaryReceived(message);
+    });
+    connect(socket, &QWebSocket::pong, this, [this](quint64 elapsed, const QByteArray &payload) {
+        if (m_monitor->isActive())
+            record(int(Opcode::Pong), int(Direction::Incoming), payload, -1);
+        Q_EMIT pongReceived(elapsed, payload);
+    });
+    connect(socket, &QWebSocket::disconnected, this, &WebSocket::onDisconnected);
+
+    if (m_monitor->isActive()) {
+        MonitorEvent event;
+        event.type = MonitorEvent::Type::WebSocketOpened;
+        event.connectionId = m_context->id;
+        event.timeUs = m_openedUs;
+        event.route = m_context->route.uri();
+        event.target = QString::fromUtf8(m_context->request.target());
+        event.reason = socket->subprotocol();
+        event.peerAddress = socket->peerAddress();
+        event.peerPort = socket->peerPort();
+        m_monitor->post(std::move(event));
+    }
+}
+
+WebSocket::~WebSocket() = default;
+
+quint64 WebSocket::id() const
+{
+    return m_context->id;
+}
+
+QString WebSocket::path() const
+{
+    return m_context->request.path();
+}
+
+QString WebSocket::param(const QString &name) const
+{
+    return m_context->params.value(name);
+}
+
+QHash<QString, QString> WebSocket::params() const
+{
+    return m_context->params;
+}
+
+QString WebSocket::route() const
+{
+    return m_context->route.uri();
+}
+
+QUrl WebSocket::requestUrl() const
+{
+    return m_socket->requestUrl();
+}
+
+QByteArray WebSocket::header(QByteArrayView name) const
+{
+    return m_context->request.header(name);
+}
+
+HttpHeaders WebSocket::headers() const
+{
+    return m_context->request.headers();
+}
+
+QHostAddress WebSocket::peerAddress() const
+{
+    return m_socket->peerAddress();
+}
+
+quint16 WebSocket::peerPort() const
+{
+    return m_socket->peerPort();
+}
+
+QString WebSocket::subprotocol() const
+{
+    return m_socket->subprotocol();
+}
+
+bool WebSocket::isOpen() const
+{
+    return !m_closed && m_socket->state() == QAbstractSocket::ConnectedState;
+}
+
+qint64 WebSocket::sendText(const QString &message)
+{
+    if (!isOpen())
+        return -1;
+    if (m_monitor->isActive())
+        record(int(Opcode::Text), int(Direction::Outgoing), message.toUtf8(), -1);
+    return m_socket->sendTextMessage(message);
+}
+
+qint64 WebSocket::sendBinary(const QByteArray &message)
+{
+    if (!isOpen())
+        return -1;
+    if (m_monitor->isActive())
+        record(int(Opcode::Binary), int(Direction::Outgoing), message, -1);
+    return m_socket->sendBinaryMessage(message);
+}
+
+void WebSocket::ping(const QByteArray &payload)
+{
+    if (!isOpen())
+        return;
+    if (m_monitor->isActive())
+        record(int(Opcode::Ping), int(Direction::Outgoing), payload, -1);
+    m_socket->ping(payload);
+}
+
+void WebSocket::close(int code, const QString &reason)
+{
+    if (m_closed || m_socket->state() == QAbstractSocket::UnconnectedState)
+        return;
+    if (m_monitor->isActive())
+        record(int(Opcode::Close), int(Direction::Outgoing), reason.toUtf8(), -1);
+    m_socket->close(QWebSocketProtocol::CloseCode(code), reason);
+}
+
+void WebSocket::record(int opcode, int direction, const QByteArray &payload, qint64 size)
+{
+    MonitorEvent event;
+    event.type = MonitorEvent::Type::WebSocketMessage;
+    event.opcode = Opcode(opcode);
+    event.direction = Direction(direction);
+    event.connectionId = m_context->id;
+    event.timeUs = MonitorEvent::now();
+    event.route = m_context->route.uri();
+    event.size = size >= 0 ? size : payload.size();
+    event.payload = payload.size() > m_monitor->payloadCap() ? payload.left(m_monitor->payloadCap())
+                                                             : payload;
+    if (event.direction == Direction::Incoming)
+        m_bytesIn += event.size;
+    else
+        m_bytesOut += event.size;
+    m_monitor->post(std::move(event));
+}
+
+void WebSocket::onDisconnected()
+{
+    if (m_closed)
+        return;
+    m_closed = true;
+    const int code = int(m_socket->closeCode());
+    const QString reason = m_socket->closeReason();
+    if (m_monitor->isActive()) {
+        MonitorEvent event;
+        event.type = MonitorEvent::Type::WebSocketClosed;
+        event.connectionId = m_context->id;
+        event.timeUs = MonitorEvent::now();
+        event.route = m_context->route.uri();
+        event.closeCode = code;
+        event.reason = reason;
+        event.bytesIn = m_bytesIn;
+        event.bytesOut = m_bytesOut;
+        event.durationUs = event.timeUs - m_openedUs;
+        m_monitor->post(std::move(event));
+        MonitorEvent closed;
+        closed.type = MonitorEvent::Type::ConnectionClosed;
+        closed.connectionId = m_context->id;
+        closed.timeUs = event.timeUs;
+        closed.durationUs = closed.timeUs - m_context->openedUs;
+        closed.bytesIn = m_bytesIn;
+        closed.bytesOut = m_bytesOut;
+        m_monitor->post(std::move(closed));
+    }
+    Q_EMIT closed(code, reason);
+    deleteLater();
+}
+
+} // namespace sluice

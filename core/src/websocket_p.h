@@ -1,0 +1,25 @@
+#ifndef SLUICE_WEBSOCKET_P_H
+#define SLUICE_WEBSOCKET_P_H
+
+#include <sluice/httprequest.h>
+#include <sluice/route.h>
+
+#include <QtCore/QHash>
+#include <QtCore/QVariant>
+
+namespace sluice {
+
+// What the HTTP side learnt about an upgrade before handing the socket on.
+struct WebSocketContext
+{
+    quint64 id = 0;
+    Route route;
+    QHash<QString, QString> params;
+    HttpRequest request;
+    QVariantHash dataset;
+    qint64 openedUs = 0;
+};
+
+} // namespace sluice
+
+#endif // SLUICE_WEBSOCKET_P_H

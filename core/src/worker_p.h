@@ -1,0 +1,96 @@
+#ifndef SLUICE_WORKER_P_H
+#define SLUICE_WORKER_P_H
+
+#include "dispatcher_p.h"
+
+#include <sluice/limits.h>
+
+#include <QtCore/QHash>
+#include <QtCore/QObject>
+#include <QtCore/QSet>
+#include <QtNetwork/QHostAddress>
+
+#include <map>
+#include <memory>
+
+QT_BEGIN_NAMESPACE
+class QTcpSocket;
+class QWebSocketServer;
+QT_END_NAMESPACE
+
+namespace sluice {
+
+class HttpConnection;
+class Monitor;
+class Router;
+class Server;
+class WebSocket;
+struct WebSocketContext;
+
+// Everything that serves connections on one event loop: the HTTP
+// connections, the non-listening QWebSocketServers that take the upgrades
+// (one per set of subprotocols a route offers, since Qt negotiates per
+// server), and the WebSockets they produce.
+class Worker : public QObject
+{
+    Q_OBJECT
+public:
+    explicit Worker(Server *server);
+    ~Worker() override;
+
+    void accept(QTcpSocket *socket);
+    void handOff(QTcpSocket *socket, std::unique_ptr<WebSocketContext> context);
+    void removeConnection(HttpConnection *connection, bool handedOff);
+    // Closes idle HTTP connections now, busy ones after their response, and
+    // WebSockets with 1001.
+    void closeAll();
+
+    int connectionCount() const { return int(m_connections.size() + m_pending.size() + m_webSockets.size()); }
+    Router *router() const { return m_router; }
+    Monitor *monitor() const { return m_monitor; }
+    Dispatcher *dispatcher() { return &m_dispatcher; }
+    QByteArray serverName() const;
+    // The Date header's value, formatted once a second.
+    QByteArray dateHeader();
+
+Q_SIGNALS:
+    void connectionOpened(quint64 id);
+    void connectionClosed(quint64 id);
+
+private:
+    struct PeerKey
+    {
+        QHostAddress address;
+        quint16 port;
+        quint16 localPort;
+        friend bool operator==(const PeerKey &a, const PeerKey &b)
+        {
+            return a.port == b.port && a.localPort == b.localPort && a.address == b.address;
+        }
+        friend size_t qHash(const PeerKey &key, size_t seed = 0)
+        {
+            return qHashMulti(seed, key.address, key.port, key.localPort);
+        }
+    };
+
+    QWebSocketServer *webSocketServer(const QStringList &subprotocols);
+    void onWebSocketReady(QWebSocketServer *server);
+    void onWebSocketClosed(quint64 id);
+
+    Server *m_server;
+    Router *m_router;
+    Monitor *m_monitor;
+    Dispatcher m_dispatcher;
+    quint64 m_nextId = 1;
+    QSet<HttpConnection *> m_connections;
+    // Upgrades handed to Qt, matched back by the peer's address and port.
+    QHash<PeerKey, std::shared_ptr<WebSocketContext>> m_pending;
+    QHash<quint64, WebSocket *> m_webSockets;
+    std::map<QStringList, QWebSocketServer *> m_webSocketServers;
+    QByteArray m_date;
+    qint64 m_dateSecond = -1;
+};
+
+} // namespace sluice
+
+#endif // SLUICE_WORKER_P_H
