@@ -21,12 +21,12 @@ QMimeType mimeTypeForSuffix(QString suffix)
 bool isText(const QMimeType &type)
 {
     return type.inherits(QStringLiteral("text/plain"))
-            || type.name().startsWith(QLatin1String("text/"))
-            || type.name() == QLatin1String("application/json")
-            || type.name() == QLatin1String("application/javascript")
-            || type.name() == QLatin1String("image/svg+xml")
-            || type.name().endsWith(QLatin1String("+xml"))
-            || type.name() == QLatin1String("application/xml");
+           || type.name().startsWith(QLatin1String("text/"))
+           || type.name() == QLatin1String("application/json")
+           || type.name() == QLatin1String("application/javascript")
+           || type.name() == QLatin1String("image/svg+xml")
+           || type.name().endsWith(QLatin1String("+xml"))
+           || type.name() == QLatin1String("application/xml");
 }
 
 } // namespace

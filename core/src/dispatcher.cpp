@@ -15,8 +15,8 @@ constexpr int MaxForwardDepth = 10;
 
 void Dispatcher::dispatch(HttpConnect *connect, std::function<void()> last)
 {
-    auto filters = std::make_shared<const QList<Filter>>(
-            m_router->filters(connect->request().path()));
+    auto filters
+            = std::make_shared<const QList<Filter>>(m_router->filters(connect->request().path()));
     if (!last) {
         QPointer<HttpConnect> guard(connect);
         last = [this, guard] {
@@ -156,7 +156,7 @@ void Dispatcher::include(HttpConnect *connect, const QString &uri)
             --connect->response().m_includeDepth;
             connect->m_params = params;
         }
-    } restore{connect, savedParams};
+    } restore {connect, savedParams};
     match.route.httpHandler()(*connect);
 }
 

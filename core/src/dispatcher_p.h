@@ -16,7 +16,9 @@ class Router;
 class Dispatcher
 {
 public:
-    explicit Dispatcher(Router *router) : m_router(router) {}
+    explicit Dispatcher(Router *router)
+        : m_router(router)
+    { }
 
     // Runs the filters for the request's path, then whenever the chain gets
     // through, last (for a WebSocket hand-off), or the route's handler.

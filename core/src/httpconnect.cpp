@@ -5,9 +5,10 @@
 namespace sluice {
 
 HttpConnect::HttpConnect(Dispatcher *dispatcher, quint64 connectionId, QObject *parent)
-    : QObject(parent), m_dispatcher(dispatcher), m_connectionId(connectionId)
-{
-}
+    : QObject(parent)
+    , m_dispatcher(dispatcher)
+    , m_connectionId(connectionId)
+{ }
 
 HttpConnect::~HttpConnect() = default;
 

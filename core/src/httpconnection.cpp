@@ -1,5 +1,5 @@
-#include "httpconnection_p.h"
 #include "dispatcher_p.h"
+#include "httpconnection_p.h"
 #include "logging_p.h"
 #include "websocket_p.h"
 #include "worker_p.h"
@@ -14,13 +14,13 @@
 namespace sluice {
 
 HttpConnection::HttpConnection(QTcpSocket *socket, Worker *worker, quint64 id, const Limits &limits)
-    : QObject(worker),
-      m_socket(socket),
-      m_worker(worker),
-      m_id(id),
-      m_limits(limits),
-      m_parser(limits.maxBodyBytes),
-      m_openedUs(MonitorEvent::now())
+    : QObject(worker)
+    , m_socket(socket)
+    , m_worker(worker)
+    , m_id(id)
+    , m_limits(limits)
+    , m_parser(limits.maxBodyBytes)
+    , m_openedUs(MonitorEvent::now())
 {
     socket->setParent(this);
     // One byte over the head limit tells a head that is too large from one
@@ -85,8 +85,8 @@ void HttpConnection::processInput()
         }
         const QByteArray data = m_socket->peek(available);
         qsizetype consumed = 0;
-        const auto event = m_parser.feed(data.constData() + m_peeked, data.size() - m_peeked,
-                                         &consumed);
+        const auto event
+                = m_parser.feed(data.constData() + m_peeked, data.size() - m_peeked, &consumed);
         if (event == RequestParser::Event::Error) {
             reject(m_parser.errorStatus(), m_parser.errorString());
             return;
@@ -215,11 +215,11 @@ void HttpConnection::reject(int status, const QByteArray &detail)
     if (!detail.isEmpty())
         qCDebug(lcHttp) << "connection" << m_id << "rejected with" << status << ':' << detail;
     const QByteArray body = Dispatcher::errorBody(status, QString::fromUtf8(detail));
-    QByteArray response = "HTTP/1.1 " + QByteArray::number(status) + ' '
-            + HttpStatus::reasonPhrase(status) + "\r\nDate: " + m_worker->dateHeader()
-            + "\r\nServer: " + m_worker->serverName()
-            + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "
-            + QByteArray::number(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    QByteArray response
+            = "HTTP/1.1 " + QByteArray::number(status) + ' ' + HttpStatus::reasonPhrase(status)
+              + "\r\nDate: " + m_worker->dateHeader() + "\r\nServer: " + m_worker->serverName()
+              + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "
+              + QByteArray::number(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
     m_responseBytes = response.size();
     write(response);
     postExchangeEvent(status);
@@ -243,7 +243,7 @@ void HttpConnection::sendHead(const HttpResponse &response, qint64 contentLength
     const int status = response.status();
     const bool bodyless = (status >= 100 && status < 200) || status == 204 || status == 304;
     const bool http10 = m_connect && m_connect->request().httpMinor() == 0
-            && m_connect->request().httpMajor() == 1;
+                        && m_connect->request().httpMajor() == 1;
     if (m_closeWhenIdle)
         m_keepAlive = false;
 
@@ -337,7 +337,8 @@ void HttpConnection::finishResponse()
 
 void HttpConnection::abortResponse()
 {
-    qCWarning(lcHttp) << "connection" << m_id << "aborted: the response failed after its head was sent";
+    qCWarning(lcHttp) << "connection" << m_id
+                      << "aborted: the response failed after its head was sent";
     postExchangeEvent(m_connect ? m_connect->response().status() : 500);
     m_state = State::Closing;
     if (m_socket)

@@ -61,15 +61,15 @@ private:
     RequestParser m_parser;
     State m_state = State::ReadingHead;
     QPointer<HttpConnect> m_connect;
-    qsizetype m_peeked = 0;     // head bytes parsed but left in the socket
+    qsizetype m_peeked = 0; // head bytes parsed but left in the socket
     qint64 m_openedUs;
     qint64 m_exchangeStartUs = 0;
-    qint64 m_requestBytes = 0;  // of the exchange in flight
+    qint64 m_requestBytes = 0; // of the exchange in flight
     qint64 m_responseBytes = 0;
     qint64 m_totalIn = 0;
     qint64 m_totalOut = 0;
     bool m_keepAlive = true;
-    bool m_headOnly = false;    // HEAD, 204, 304: no body on the wire
+    bool m_headOnly = false; // HEAD, 204, 304: no body on the wire
     bool m_chunked = false;
     bool m_inProcess = false;
     bool m_processQueued = false;

@@ -74,7 +74,7 @@ void HttpRequest::setPeer(const QHostAddress &address, quint16 port)
 bool HttpRequest::isWebSocketUpgrade() const
 {
     return m_method == "GET" && headerHasToken("Upgrade", "websocket")
-            && headerHasToken("Connection", "upgrade");
+           && headerHasToken("Connection", "upgrade");
 }
 
 } // namespace sluice

@@ -5,7 +5,8 @@
 namespace sluice {
 
 HttpStatus::HttpStatus(int code, const QString &detail)
-    : m_code(code), m_detail(detail)
+    : m_code(code)
+    , m_detail(detail)
 {
     m_what = QByteArray::number(code) + ' ' + reasonPhrase(code);
     if (!detail.isEmpty())
@@ -25,9 +26,9 @@ QByteArray HttpStatus::reasonPhrase(int code)
     // The parser library keeps the IANA registry of reason phrases.
     const char *phrase = http_status_str(static_cast<enum http_status>(code));
     if (!phrase || qstrcmp(phrase, "<unknown>") == 0)
-        return code >= 500 ? QByteArrayLiteral("Server Error")
-                           : code >= 400 ? QByteArrayLiteral("Client Error")
-                                         : QByteArrayLiteral("Unknown");
+        return code >= 500   ? QByteArrayLiteral("Server Error")
+               : code >= 400 ? QByteArrayLiteral("Client Error")
+                             : QByteArrayLiteral("Unknown");
     return QByteArray(phrase);
 }
 

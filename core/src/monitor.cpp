@@ -4,7 +4,8 @@
 
 namespace sluice {
 
-Monitor::Monitor(QObject *parent) : QObject(parent)
+Monitor::Monitor(QObject *parent)
+    : QObject(parent)
 {
     qRegisterMetaType<sluice::MonitorEvent>();
     qRegisterMetaType<QList<sluice::MonitorEvent>>();
@@ -49,16 +50,16 @@ void Monitor::flush()
 void Monitor::connectNotify(const QMetaMethod &signal)
 {
     if (signal == QMetaMethod::fromSignal(&Monitor::eventsPosted))
-        m_listeners.fetch_add(1, std::memory_order_relaxed);
+        m_listeners.store(1, std::memory_order_relaxed);
 }
 
 void Monitor::disconnectNotify(const QMetaMethod &signal)
 {
-    // An invalid signal means "all connections", for disconnect() without arguments.
-    if (signal == QMetaMethod::fromSignal(&Monitor::eventsPosted)
-        || (!signal.isValid() && !isSignalConnected(QMetaMethod::fromSignal(&Monitor::eventsPosted))))
-        m_listeners.store(isSignalConnected(QMetaMethod::fromSignal(&Monitor::eventsPosted)) ? 1 : 0,
-                          std::memory_order_relaxed);
+    // An invalid method stands for "every signal", from disconnect() without arguments.
+    if (!signal.isValid() || signal == QMetaMethod::fromSignal(&Monitor::eventsPosted)) {
+        const bool connected = isSignalConnected(QMetaMethod::fromSignal(&Monitor::eventsPosted));
+        m_listeners.store(connected ? 1 : 0, std::memory_order_relaxed);
+    }
 }
 
 } // namespace sluice

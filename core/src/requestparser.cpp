@@ -15,7 +15,8 @@ const http_parser_settings RequestParser::settings = [] {
     return s;
 }();
 
-RequestParser::RequestParser(qint64 maxBodyBytes) : m_maxBodyBytes(maxBodyBytes)
+RequestParser::RequestParser(qint64 maxBodyBytes)
+    : m_maxBodyBytes(maxBodyBytes)
 {
     reset();
 }

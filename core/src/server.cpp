@@ -14,7 +14,9 @@ struct Server::Listener
 };
 
 Server::Server(QObject *parent)
-    : QObject(parent), m_router(new Router(this)), m_monitor(new Monitor(this))
+    : QObject(parent)
+    , m_router(new Router(this))
+    , m_monitor(new Monitor(this))
 {
     m_monitor->setPayloadCap(m_limits.monitorPayloadBytes);
     m_worker = std::make_unique<Worker>(this);
@@ -50,8 +52,8 @@ bool Server::listen(const QHostAddress &address, quint16 port)
         while (QTcpSocket *socket = tcpServer->nextPendingConnection())
             m_worker->accept(socket);
     });
-    qCInfo(lcServer).noquote() << "listening on" << tcpServer->serverAddress().toString()
-                               << "port" << tcpServer->serverPort();
+    qCInfo(lcServer).noquote() << "listening on" << tcpServer->serverAddress().toString() << "port"
+                               << tcpServer->serverPort();
     m_listeners.push_back(std::move(listener));
     return true;
 }

@@ -13,12 +13,12 @@ using Direction = MonitorEvent::Direction;
 
 WebSocket::WebSocket(QWebSocket *socket, std::unique_ptr<WebSocketContext> context,
                      Monitor *monitor, QObject *parent)
-    : QObject(parent),
-      m_socket(socket),
-      m_context(std::move(context)),
-      m_monitor(monitor),
-      m_dataset(m_context->dataset),
-      m_openedUs(MonitorEvent::now())
+    : QObject(parent)
+    , m_socket(socket)
+    , m_context(std::move(context))
+    , m_monitor(monitor)
+    , m_dataset(m_context->dataset)
+    , m_openedUs(MonitorEvent::now())
 {
     socket->setParent(this);
     connect(socket, &QWebSocket::textMessageReceived, this, [this](const QString &message) {

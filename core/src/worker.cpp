@@ -1,7 +1,7 @@
-#include "worker_p.h"
 #include "httpconnection_p.h"
 #include "logging_p.h"
 #include "websocket_p.h"
+#include "worker_p.h"
 
 #include <sluice/monitor.h>
 #include <sluice/server.h>
@@ -15,12 +15,11 @@
 namespace sluice {
 
 Worker::Worker(Server *server)
-    : m_server(server),
-      m_router(server->router()),
-      m_monitor(server->monitor()),
-      m_dispatcher(server->router())
-{
-}
+    : m_server(server)
+    , m_router(server->router())
+    , m_monitor(server->monitor())
+    , m_dispatcher(server->router())
+{ }
 
 Worker::~Worker()
 {
@@ -78,18 +77,20 @@ QWebSocketServer *Worker::webSocketServer(const QStringList &subprotocols)
 
 void Worker::handOff(QTcpSocket *socket, std::unique_ptr<WebSocketContext> context)
 {
-    const PeerKey key{socket->peerAddress(), socket->peerPort(), socket->localPort()};
+    const PeerKey key {socket->peerAddress(), socket->peerPort(), socket->localPort()};
     const quint64 id = context->id;
     QWebSocketServer *server = webSocketServer(context->route.subprotocols());
     m_pending.insert(key, std::shared_ptr<WebSocketContext>(std::move(context)));
-    // A handshake Qt refuses ends with the socket gone and no newConnection.
-    connect(socket, &QObject::destroyed, this, [this, key, id] {
+    // A handshake Qt refuses ends with the socket closed and no newConnection.
+    const auto forget = [this, key, id] {
         auto it = m_pending.find(key);
         if (it != m_pending.end() && it.value()->id == id) {
             m_pending.erase(it);
             Q_EMIT connectionClosed(id);
         }
-    });
+    };
+    connect(socket, &QAbstractSocket::disconnected, this, forget);
+    connect(socket, &QObject::destroyed, this, forget);
     socket->setParent(nullptr);
     server->handleConnection(socket);
 }
@@ -97,7 +98,7 @@ void Worker::handOff(QTcpSocket *socket, std::unique_ptr<WebSocketContext> conte
 void Worker::onWebSocketReady(QWebSocketServer *server)
 {
     while (QWebSocket *qsocket = server->nextPendingConnection()) {
-        const PeerKey key{qsocket->peerAddress(), qsocket->peerPort(), qsocket->localPort()};
+        const PeerKey key {qsocket->peerAddress(), qsocket->peerPort(), qsocket->localPort()};
         const std::shared_ptr<WebSocketContext> pending = m_pending.take(key);
         if (!pending) {
             qCWarning(lcWebSocket) << "a WebSocket nobody handed off:" << key.address << key.port;
@@ -105,7 +106,8 @@ void Worker::onWebSocketReady(QWebSocketServer *server)
             qsocket->deleteLater();
             continue;
         }
-        qsocket->setMaxAllowedIncomingMessageSize(quint64(m_server->limits().maxWebSocketMessageBytes));
+        qsocket->setMaxAllowedIncomingMessageSize(
+                quint64(m_server->limits().maxWebSocketMessageBytes));
         const quint64 id = pending->id;
         auto *socket = new WebSocket(qsocket, std::make_unique<WebSocketContext>(*pending),
                                      m_monitor, this);
@@ -118,8 +120,8 @@ void Worker::onWebSocketReady(QWebSocketServer *server)
             if (handler)
                 handler(socket);
         } catch (const std::exception &e) {
-            qCWarning(lcWebSocket) << "handler threw for" << pending->request.target() << ':'
-                                   << e.what();
+            qCWarning(lcWebSocket)
+                    << "handler threw for" << pending->request.target() << ':' << e.what();
             if (guard)
                 guard->close(1011, QStringLiteral("handler failed"));
         } catch (...) {

@@ -45,7 +45,10 @@ public:
     // WebSockets with 1001.
     void closeAll();
 
-    int connectionCount() const { return int(m_connections.size() + m_pending.size() + m_webSockets.size()); }
+    int connectionCount() const
+    {
+        return int(m_connections.size() + m_pending.size() + m_webSockets.size());
+    }
     Router *router() const { return m_router; }
     Monitor *monitor() const { return m_monitor; }
     Dispatcher *dispatcher() { return &m_dispatcher; }

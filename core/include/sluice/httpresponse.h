@@ -54,7 +54,11 @@ private:
     friend class HttpConnection;
     friend class Dispatcher;
 
-    void setSink(ResponseSink *sink, qint64 bufferLimit) { m_sink = sink; m_bufferLimit = bufferLimit; }
+    void setSink(ResponseSink *sink, qint64 bufferLimit)
+    {
+        m_sink = sink;
+        m_bufferLimit = bufferLimit;
+    }
 
     ResponseSink *m_sink = nullptr;
     qint64 m_bufferLimit = 64 * 1024;

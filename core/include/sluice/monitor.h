@@ -43,8 +43,8 @@ protected:
     void disconnectNotify(const QMetaMethod &signal) override;
 
 private:
-    std::atomic<int> m_listeners{0};
-    std::atomic<quint64> m_dropped{0};
+    std::atomic<int> m_listeners {0};
+    std::atomic<quint64> m_dropped {0};
     QMutex m_mutex;
     QList<MonitorEvent> m_pending;
     bool m_flushQueued = false;

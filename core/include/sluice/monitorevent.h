@@ -16,13 +16,13 @@ struct SLUICE_CORE_EXPORT MonitorEvent
     Q_GADGET
 public:
     enum class Type : quint8 {
-        ConnectionOpened,   // peer, local
-        ConnectionClosed,   // bytesIn, bytesOut, durationUs
-        HttpExchange,       // method, target, status, route, bytesIn/Out, durationUs
-        WebSocketOpened,    // route, target, subprotocol
-        WebSocketMessage,   // direction, opcode, size, payload
-        WebSocketClosed,    // closeCode, reason, durationUs
-        Error,              // status or closeCode, reason
+        ConnectionOpened, // peer, local
+        ConnectionClosed, // bytesIn, bytesOut, durationUs
+        HttpExchange, // method, target, status, route, bytesIn/Out, durationUs
+        WebSocketOpened, // route, target, subprotocol
+        WebSocketMessage, // direction, opcode, size, payload
+        WebSocketClosed, // closeCode, reason, durationUs
+        Error, // status or closeCode, reason
     };
     Q_ENUM(Type)
     enum class Direction : quint8 { None, Incoming, Outgoing };
@@ -34,17 +34,17 @@ public:
     Direction direction = Direction::None;
     Opcode opcode = Opcode::None;
     quint64 connectionId = 0;
-    qint64 timeUs = 0;   // microseconds since the epoch
-    QString route;       // the matched route key
+    qint64 timeUs = 0; // microseconds since the epoch
+    QString route; // the matched route key
     QHostAddress peerAddress;
     quint16 peerPort = 0;
     QByteArray method;
-    QString target;      // request target or WebSocket path
-    int status = 0;      // HTTP status
-    int closeCode = 0;   // WebSocket close code
-    QString reason;      // close reason, error text or subprotocol
-    qint64 size = 0;     // message size on the wire (payload), before capping
-    QByteArray payload;  // the first Limits::monitorPayloadBytes of a message
+    QString target; // request target or WebSocket path
+    int status = 0; // HTTP status
+    int closeCode = 0; // WebSocket close code
+    QString reason; // close reason, error text or subprotocol
+    qint64 size = 0; // message size on the wire (payload), before capping
+    QByteArray payload; // the first Limits::monitorPayloadBytes of a message
     qint64 bytesIn = 0;
     qint64 bytesOut = 0;
     qint64 durationUs = 0;

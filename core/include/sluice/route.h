@@ -30,13 +30,13 @@ public:
     bool isValid() const;
     QString errorString() const;
 
-    QString uri() const;         // the key as mapped
-    QByteArray method() const;   // upper case, empty for any method
-    bool isWebSocket() const;    // "ws:" key
-    QString pattern() const;     // the regex, old-style groups rewritten
+    QString uri() const; // the key as mapped
+    QByteArray method() const; // upper case, empty for any method
+    bool isWebSocket() const; // "ws:" key
+    QString pattern() const; // the regex, old-style groups rewritten
     QStringList parameterNames() const;
     Kind kind() const;
-    QString target() const;      // forward or redirect target
+    QString target() const; // forward or redirect target
     QStringList subprotocols() const;
     QString handlerName() const;
 

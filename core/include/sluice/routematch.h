@@ -10,9 +10,9 @@ struct RouteMatch
 {
     enum Outcome {
         Found,
-        NotFound,          // 404
-        MethodNotAllowed,  // 405, allowedMethods lists what would match
-        UpgradeRequired,   // 426: a plain request to a ws: route
+        NotFound, // 404
+        MethodNotAllowed, // 405, allowedMethods lists what would match
+        UpgradeRequired, // 426: a plain request to a ws: route
     };
 
     Outcome outcome = NotFound;

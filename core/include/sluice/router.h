@@ -16,9 +16,9 @@ struct RouterTable;
 // How a route is added to the mapping.
 struct MapOptions
 {
-    bool preceding = false;    // put it first, not last
-    QStringList subprotocols;  // ws: routes: offered in the handshake, in preference order
-    QString handlerName;       // shown by the monitor and the logs
+    bool preceding = false; // put it first, not last
+    QStringList subprotocols; // ws: routes: offered in the handshake, in preference order
+    QString handlerName; // shown by the monitor and the logs
 };
 
 // The URI mapping, the filters and the error mapping of a server.
