@@ -27,9 +27,9 @@ void HttpConnect::include(const QString &uri)
     m_dispatcher->include(this, uri);
 }
 
-void HttpConnect::error(int status, const QString &detail)
+void HttpConnect::error(int status, const QString &detail, const HttpHeaders &headers)
 {
-    m_dispatcher->fail(this, status, detail);
+    m_dispatcher->fail(this, status, detail, headers);
 }
 
 } // namespace sluice

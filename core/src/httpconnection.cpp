@@ -13,6 +13,11 @@
 
 namespace sluice {
 
+namespace {
+// At or below this many unsent bytes, a streaming handler is told to write more.
+constexpr qint64 DrainedBytes = 64 * 1024;
+} // namespace
+
 HttpConnection::HttpConnection(QTcpSocket *socket, Worker *worker, quint64 id, const Limits &limits)
     : QObject(worker)
     , m_socket(socket)
@@ -29,6 +34,10 @@ HttpConnection::HttpConnection(QTcpSocket *socket, Worker *worker, quint64 id, c
     socket->setReadBufferSize(qMax<qint64>(limits.maxHeadBytes + 1, 16 * 1024));
     connect(socket, &QTcpSocket::readyRead, this, &HttpConnection::processInput);
     connect(socket, &QTcpSocket::disconnected, this, &HttpConnection::onDisconnected);
+    connect(socket, &QTcpSocket::bytesWritten, this, [this] {
+        if (m_connect && m_socket && m_socket->bytesToWrite() <= DrainedBytes)
+            Q_EMIT m_connect->drained();
+    });
     connect(socket, &QAbstractSocket::errorOccurred, this, [this](QAbstractSocket::SocketError) {
         if (m_socket && m_socket->state() == QAbstractSocket::UnconnectedState)
             onDisconnected();
@@ -268,6 +277,7 @@ void HttpConnection::sendHead(const HttpResponse &response, qint64 contentLength
         head += "Date: " + m_worker->dateHeader() + "\r\n";
     if (!hasServer)
         head += "Server: " + m_worker->serverName() + "\r\n";
+    m_declaredLength = contentLength;
     if (contentLength >= 0) {
         if (!bodyless)
             head += "Content-Length: " + QByteArray::number(contentLength) + "\r\n";
@@ -308,6 +318,14 @@ void HttpConnection::sendBody(const QByteArray &data)
 
 void HttpConnection::finishResponse()
 {
+    if (m_connect && m_declaredLength >= 0 && !m_headOnly
+        && m_connect->response().bodyBytes() != m_declaredLength) {
+        qCWarning(lcHttp) << "connection" << m_id << "response body is"
+                          << m_connect->response().bodyBytes() << "bytes, not the"
+                          << m_declaredLength << "its Content-Length promised";
+        abortResponse();
+        return;
+    }
     if (m_chunked) {
         m_responseBytes += 5;
         write(QByteArrayLiteral("0\r\n\r\n"));
@@ -333,6 +351,11 @@ void HttpConnection::finishResponse()
     // Pipelined requests may be waiting in the buffer: no readyRead will come for them.
     if (!m_inProcess)
         scheduleProcessInput();
+}
+
+qint64 HttpConnection::pendingBytes() const
+{
+    return m_socket ? m_socket->bytesToWrite() : 0;
 }
 
 void HttpConnection::abortResponse()

@@ -40,6 +40,7 @@ public:
     void sendBody(const QByteArray &data) override;
     void finishResponse() override;
     void abortResponse() override;
+    qint64 pendingBytes() const override;
 
 private:
     enum class State { ReadingHead, ReadingBody, Dispatching, HandedOff, Closing };
@@ -66,6 +67,7 @@ private:
     qint64 m_exchangeStartUs = 0;
     qint64 m_requestBytes = 0; // of the exchange in flight
     qint64 m_responseBytes = 0;
+    qint64 m_declaredLength = -1; // Content-Length of the response in flight
     qint64 m_totalIn = 0;
     qint64 m_totalOut = 0;
     bool m_keepAlive = true;

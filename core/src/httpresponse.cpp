@@ -63,6 +63,18 @@ void HttpResponse::removeHeader(QByteArrayView name)
     });
 }
 
+void HttpResponse::setContentLength(qint64 length)
+{
+    if (m_headSent || m_includeDepth > 0)
+        return;
+    m_contentLength = length;
+}
+
+qint64 HttpResponse::pendingBytes() const
+{
+    return m_sink ? m_sink->pendingBytes() : 0;
+}
+
 void HttpResponse::write(const QByteArray &data)
 {
     if (m_ended || data.isEmpty())
@@ -84,7 +96,7 @@ void HttpResponse::flush()
         return;
     if (!m_headSent) {
         m_headSent = true;
-        m_sink->sendHead(*this, -1);
+        m_sink->sendHead(*this, m_contentLength);
     }
     if (!m_buffer.isEmpty()) {
         const QByteArray data = std::exchange(m_buffer, QByteArray());
@@ -101,7 +113,7 @@ void HttpResponse::end()
         return;
     if (!m_headSent) {
         m_headSent = true;
-        m_sink->sendHead(*this, m_buffer.size());
+        m_sink->sendHead(*this, m_contentLength >= 0 ? m_contentLength : m_buffer.size());
     }
     if (!m_buffer.isEmpty()) {
         const QByteArray data = std::exchange(m_buffer, QByteArray());
@@ -125,6 +137,7 @@ bool HttpResponse::reset()
     m_headers.clear();
     m_buffer.clear();
     m_bodyBytes = 0;
+    m_contentLength = -1;
     return true;
 }
 

@@ -18,6 +18,8 @@ public:
     virtual void finishResponse() = 0;
     // The head went out already and the response cannot be completed.
     virtual void abortResponse() = 0;
+    // Bytes written to the socket and not yet sent.
+    virtual qint64 pendingBytes() const = 0;
 };
 
 } // namespace sluice

@@ -136,14 +136,16 @@ PathRegex compilePathRegex(const QString &key, qsizetype prefixLength)
     result.regex = QRegularExpression(QRegularExpression::anchoredPattern(result.pattern));
     if (!result.regex.isValid()) {
         // Valid alone but not inside "\A(?:...)\z", e.g. an unterminated \Q.
-        result.errorString =
-                QStringLiteral("bad regex in \"%1\": %2 once anchored on the whole path")
-                        .arg(key, result.regex.errorString());
+        result.errorString
+                = QStringLiteral("bad regex in \"%1\": %2 once anchored on the whole path")
+                          .arg(key, result.regex.errorString());
         result.regex = QRegularExpression();
         return result;
     }
-    // Compiles now: QRegularExpression compiles lazily on first use, which is
-    // not safe while several threads match with the same shared instance.
+    // Compiled once here, before the route is shared: QRegularExpression
+    // compiles lazily on first use, which is not safe while several threads
+    // match with the same instance. (isValid() compiles too; optimize() keeps
+    // that true should it stop doing so.)
     result.regex.optimize();
     return result;
 }

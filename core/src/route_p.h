@@ -35,7 +35,7 @@ namespace route_p {
 // regex error is reported at its offset in the key as written.
 struct PathRegex
 {
-    QString pattern;  // rewritten, not anchored
+    QString pattern; // rewritten, not anchored
     QRegularExpression regex;
     QString errorString;
 

@@ -79,16 +79,16 @@ struct RouterTable
     // A changed table starts with an empty cache: the cached answers were
     // worked out from the routes it replaces.
     RouterTable(const RouterTable &other)
-        : routes(other.routes), filters(other.filters), errors(other.errors)
-    {
-    }
+        : routes(other.routes)
+        , filters(other.filters)
+        , errors(other.errors)
+    { }
     RouterTable &operator=(const RouterTable &) = delete;
 
     RouteMatch lookUp(const QByteArray &method, const QString &path, bool webSocket) const;
 };
 
-RouteMatch RouterTable::lookUp(const QByteArray &method, const QString &path,
-                               bool webSocket) const
+RouteMatch RouterTable::lookUp(const QByteArray &method, const QString &path, bool webSocket) const
 {
     RouteMatch result;
     if (webSocket) {
@@ -135,7 +135,10 @@ RouteMatch RouterTable::lookUp(const QByteArray &method, const QString &path,
     return result;
 }
 
-Router::Router(QObject *parent) : QObject(parent), m_table(std::make_shared<RouterTable>()) { }
+Router::Router(QObject *parent)
+    : QObject(parent)
+    , m_table(std::make_shared<RouterTable>())
+{ }
 
 Router::~Router() = default;
 
@@ -246,14 +249,14 @@ bool Router::unmap(const QString &uri)
 bool Router::filter(const QString &pattern, Filter filter, bool preceding)
 {
     if (!filter) {
-        return fail(m_mutex, m_errorString,
-                    QStringLiteral("no filter for \"%1\" (unfilter() removes a filter)")
-                            .arg(pattern));
+        return fail(
+                m_mutex, m_errorString,
+                QStringLiteral("no filter for \"%1\" (unfilter() removes a filter)").arg(pattern));
     }
     route_p::PathRegex regex = route_p::compilePathRegex(pattern, 0);
     if (!regex.isValid())
         return fail(m_mutex, m_errorString, regex.errorString);
-    FilterEntry entry{pattern, regex.regex, std::move(filter)};
+    FilterEntry entry {pattern, regex.regex, std::move(filter)};
     change([&](RouterTable &table) {
         placeEntry(table.filters, std::move(entry), preceding,
                    [](const FilterEntry &e) { return e.pattern; });
@@ -287,7 +290,7 @@ void Router::mapError(int status, const QString &uri)
         return;
     }
     change([&](RouterTable &table) {
-        table.errors.insert(status, ErrorEntry{uri, {}});
+        table.errors.insert(status, ErrorEntry {uri, {}});
         return true;
     });
 }
@@ -299,7 +302,7 @@ void Router::mapError(int status, HttpHandler handler)
         return;
     }
     change([&](RouterTable &table) {
-        table.errors.insert(status, ErrorEntry{{}, std::move(handler)});
+        table.errors.insert(status, ErrorEntry {{}, std::move(handler)});
         return true;
     });
 }

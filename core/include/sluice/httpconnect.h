@@ -47,8 +47,10 @@ public:
     void forward(const QString &uri);
     // Runs the handler mapped to uri and appends its body to this response.
     void include(const QString &uri);
-    // Answers with an error status through the error mapping.
-    void error(int status, const QString &detail = QString());
+    // Answers with an error status through the error mapping; headers go
+    // with it (Allow for 405, Content-Range for 416).
+    void error(int status, const QString &detail = QString(),
+               const HttpHeaders &headers = HttpHeaders());
 
     void defer() { m_deferred = true; }
     bool isDeferred() const { return m_deferred; }
@@ -58,6 +60,9 @@ Q_SIGNALS:
     // The client went away before the response ended.
     void aborted();
     void finished();
+    // The socket took what was written and can take more: a handler that
+    // streams a large body writes its next piece here.
+    void drained();
 
 private:
     friend class Dispatcher;

@@ -30,6 +30,11 @@ public:
     void removeHeader(QByteArrayView name);
     HttpHeaders headers() const { return m_headers; }
     void setContentType(const QByteArray &type) { setHeader("Content-Type", type); }
+    // Declares the body's length before it is written, so that a body that
+    // streams (flush(), or past the buffer) still goes out with Content-Length
+    // rather than chunked. A response that ends short of it is cut off.
+    void setContentLength(qint64 length);
+    qint64 contentLength() const { return m_contentLength; }
 
     void write(const QByteArray &data);
     void write(const QString &text) { write(text.toUtf8()); }
@@ -45,6 +50,10 @@ public:
     qint64 bodyBytes() const { return m_bodyBytes; }
     // Body bytes still buffered in the response, not yet handed to the socket.
     qint64 bufferedBytes() const { return m_buffer.size(); }
+    // Bytes handed to the socket that the client has not taken yet. A handler
+    // that streams writes while this is low, and waits for
+    // HttpConnect::drained() when it is not.
+    qint64 pendingBytes() const;
 
     // Discards the status, headers and buffered body of a response whose
     // head has not gone out yet, so that an error can replace it.
@@ -67,6 +76,7 @@ private:
     HttpHeaders m_headers;
     QByteArray m_buffer;
     qint64 m_bodyBytes = 0;
+    qint64 m_contentLength = -1;
     int m_includeDepth = 0;
     bool m_headSent = false;
     bool m_ended = false;

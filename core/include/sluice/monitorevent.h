@@ -22,6 +22,8 @@ public:
         WebSocketOpened, // route, target, subprotocol
         WebSocketMessage, // direction, opcode, size, payload
         WebSocketClosed, // closeCode, reason, durationUs
+        RoomJoined, // room, size: members now
+        RoomLeft, // room, size: members now
         Error, // status or closeCode, reason
     };
     Q_ENUM(Type)
@@ -43,7 +45,8 @@ public:
     int status = 0; // HTTP status
     int closeCode = 0; // WebSocket close code
     QString reason; // close reason, error text or subprotocol
-    qint64 size = 0; // message size on the wire (payload), before capping
+    QString room; // broadcast room
+    qint64 size = 0; // message payload size before capping; room members
     QByteArray payload; // the first Limits::monitorPayloadBytes of a message
     qint64 bytesIn = 0;
     qint64 bytesOut = 0;
