@@ -114,6 +114,10 @@ void Dispatcher::route(HttpConnect *connect)
         fail(connect, 426, QString(), {{"Upgrade", "websocket"}, {"Connection", "Upgrade"}});
         return;
     case RouteMatch::NotFound:
+        if (const HttpHandler fallback = m_router->fallback()) {
+            invoke(connect, fallback);
+            return;
+        }
         fail(connect, 404);
         return;
     }

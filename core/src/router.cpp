@@ -71,6 +71,8 @@ struct RouterTable
     QList<Route> routes;
     QList<FilterEntry> filters;
     QMap<int, ErrorEntry> errors;
+    HttpHandler fallback;
+    QString fallbackName;
 
     mutable QMutex cacheMutex;
     mutable QHash<QString, RouteMatch> cache;
@@ -82,6 +84,8 @@ struct RouterTable
         : routes(other.routes)
         , filters(other.filters)
         , errors(other.errors)
+        , fallback(other.fallback)
+        , fallbackName(other.fallbackName)
     { }
     RouterTable &operator=(const RouterTable &) = delete;
 
@@ -376,6 +380,25 @@ QString Router::errorUri(int status) const
 HttpHandler Router::errorHandler(int status) const
 {
     return table()->errors.value(status).handler;
+}
+
+void Router::setFallback(HttpHandler handler, const QString &name)
+{
+    change([&](RouterTable &table) {
+        table.fallback = std::move(handler);
+        table.fallbackName = table.fallback ? name : QString();
+        return true;
+    });
+}
+
+HttpHandler Router::fallback() const
+{
+    return table()->fallback;
+}
+
+QString Router::fallbackName() const
+{
+    return table()->fallbackName;
 }
 
 QString Router::errorString() const

@@ -30,6 +30,21 @@ Server::~Server()
     m_worker.reset();
 }
 
+bool Server::setHome(const QString &home)
+{
+    return setHome(StaticFiles(home));
+}
+
+bool Server::setHome(const StaticFiles &files)
+{
+    if (!files.isValid()) {
+        m_errorString = tr("%1 is not a readable directory").arg(files.home());
+        return false;
+    }
+    m_router->setFallback(files, QStringLiteral("static %1").arg(files.home()));
+    return true;
+}
+
 void Server::setLimits(const Limits &limits)
 {
     m_limits = limits;

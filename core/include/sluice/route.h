@@ -40,6 +40,8 @@ public:
     QStringList subprotocols() const;
     QString handlerName() const;
 
+    // On a match, *params is replaced by the named groups that took part;
+    // otherwise it is left untouched.
     bool matchPath(const QString &path, QHash<QString, QString> *params = nullptr) const;
     // A forward or redirect target with each "(name)" replaced by that group.
     QString expandTarget(const QHash<QString, QString> &params) const;

@@ -74,21 +74,31 @@ public:
 
     // Error mapping: an error status is answered by forwarding to uri, or by
     // running handler, with HttpConnect::errorStatus() and errorDetail() set.
+    // An empty uri or a null handler unmaps that status.
     void mapError(int status, const QString &uri);
     void mapError(int status, HttpHandler handler);
     void unmapError(int status);
+
+    // What answers a request no route matches (before 404): the server's
+    // static files, usually. A null handler removes it.
+    void setFallback(HttpHandler handler, const QString &name = QString());
+    HttpHandler fallback() const;
+    QString fallbackName() const;
 
     QList<Route> routes() const;
     QStringList filterPatterns() const;
     QList<int> errorStatuses() const;
 
+    // method is compared as sent (methods are case-sensitive); HEAD also
+    // matches get: routes.
     RouteMatch match(const QByteArray &method, const QString &path, bool webSocket) const;
     QList<Filter> filters(const QString &path) const;
     // What answers an error status: a uri to forward to, or a handler.
     QString errorUri(int status) const;
     HttpHandler errorHandler(int status) const;
 
-    // Why the last map() or filter() from this router failed.
+    // Why the last failed map(), unmap(), filter() or unfilter() call failed;
+    // a success does not clear it.
     QString errorString() const;
 
 Q_SIGNALS:

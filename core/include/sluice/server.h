@@ -3,6 +3,7 @@
 
 #include <sluice/limits.h>
 #include <sluice/router.h>
+#include <sluice/staticfiles.h>
 
 #include <QtCore/QObject>
 #include <QtCore/QUrl>
@@ -43,6 +44,12 @@ public:
     {
         m_router->mapError(status, std::forward<Target>(target));
     }
+
+    // Serves the files under home when no route matches (Stream's resource
+    // loader): ":/site" for compiled-in resources, or a folder. False, with
+    // errorString(), when home is not a readable directory.
+    bool setHome(const QString &home);
+    bool setHome(const StaticFiles &files);
 
     Limits limits() const { return m_limits; }
     // Applies to connections accepted from now on.
