@@ -47,7 +47,9 @@ void Dispatcher::runFilters(QPointer<HttpConnect> connect,
                 if (connect)
                     finishUnlessDeferred(connect);
             });
-    guarded(connect, [&] { filter(*connect, std::move(next)); });
+    // The filter gets a copy: ours outlives an exception, so that a throwing
+    // filter is answered with its error, not taken for one that stopped.
+    guarded(connect, [&] { filter(*connect, next); });
 }
 
 bool Dispatcher::guarded(HttpConnect *connect, const std::function<void()> &call)

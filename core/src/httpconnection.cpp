@@ -14,6 +14,15 @@
 namespace sluice {
 
 namespace {
+
+int hostCount(const HttpRequest &request)
+{
+    int count = 0;
+    for (const HttpHeader &header : request.headers())
+        count += header.first.compare("Host", Qt::CaseInsensitive) == 0;
+    return count;
+}
+
 // At or below this many unsent bytes, a streaming handler is told to write more.
 constexpr qint64 DrainedBytes = 64 * 1024;
 } // namespace
@@ -145,13 +154,23 @@ bool HttpConnection::onHeadComplete()
         reject(501, "CONNECT is not supported");
         return false;
     }
+    const bool http11 = request.httpMajor() > 1 || request.httpMinor() >= 1;
+    // RFC 9112 3.2: exactly one Host on HTTP/1.1.
+    if (http11 && hostCount(request) == 0) {
+        reject(400, "HTTP/1.1 request without Host");
+        return false;
+    }
+    if (hostCount(request) > 1) {
+        reject(400, "more than one Host header");
+        return false;
+    }
     if (request.isWebSocketUpgrade()) {
         startWebSocket();
         return false;
     }
-    if (request.hasHeader("Expect")) {
-        if (request.header("Expect").compare("100-continue", Qt::CaseInsensitive) != 0
-            || request.httpMinor() == 0) {
+    // RFC 9110 10.1.1: an expectation from an HTTP/1.0 client is ignored.
+    if (http11 && request.hasHeader("Expect")) {
+        if (request.header("Expect").compare("100-continue", Qt::CaseInsensitive) != 0) {
             reject(417);
             return false;
         }
@@ -178,6 +197,22 @@ void HttpConnection::startWebSocket()
 {
     m_state = State::Dispatching;
     HttpRequest &request = m_parser.request();
+    // Checked here rather than left to QWebSocketServer, so that every refusal
+    // is an HTTP answer of ours (RFC 6455 4.2.1, 4.4).
+    if (request.httpMajor() == 1 && request.httpMinor() == 0) {
+        reject(400, "WebSocket upgrades need HTTP/1.1");
+        return;
+    }
+    if (request.header("Sec-WebSocket-Version").trimmed() != "13") {
+        reject(400, "only WebSocket version 13 is supported", {{"Sec-WebSocket-Version", "13"}});
+        return;
+    }
+    const auto key = QByteArray::fromBase64Encoding(request.header("Sec-WebSocket-Key").trimmed(),
+                                                   QByteArray::AbortOnBase64DecodingErrors);
+    if (!key || key.decoded.size() != 16) {
+        reject(400, "Sec-WebSocket-Key is not 16 bytes in base64");
+        return;
+    }
     const RouteMatch match = m_worker->router()->match(request.method(), request.path(), true);
     if (match.outcome != RouteMatch::Found) {
         reject(404, "no WebSocket route for this path");
@@ -217,18 +252,20 @@ void HttpConnection::startWebSocket()
     });
 }
 
-void HttpConnection::reject(int status, const QByteArray &detail)
+void HttpConnection::reject(int status, const QByteArray &detail, const HttpHeaders &headers)
 {
     if (!m_socket)
         return;
     if (!detail.isEmpty())
         qCDebug(lcHttp) << "connection" << m_id << "rejected with" << status << ':' << detail;
     const QByteArray body = Dispatcher::errorBody(status, QString::fromUtf8(detail));
-    QByteArray response
-            = "HTTP/1.1 " + QByteArray::number(status) + ' ' + HttpStatus::reasonPhrase(status)
-              + "\r\nDate: " + m_worker->dateHeader() + "\r\nServer: " + m_worker->serverName()
-              + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "
-              + QByteArray::number(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    QByteArray response = "HTTP/1.1 " + QByteArray::number(status) + ' '
+            + HttpStatus::reasonPhrase(status) + "\r\nDate: " + m_worker->dateHeader()
+            + "\r\nServer: " + m_worker->serverName() + "\r\n";
+    for (const HttpHeader &header : headers)
+        response += header.first + ": " + header.second + "\r\n";
+    response += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: "
+            + QByteArray::number(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
     m_responseBytes = response.size();
     write(response);
     postExchangeEvent(status);

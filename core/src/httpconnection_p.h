@@ -50,7 +50,8 @@ private:
     bool onHeadComplete();
     void startExchange();
     void startWebSocket();
-    void reject(int status, const QByteArray &detail = QByteArray());
+    void reject(int status, const QByteArray &detail = QByteArray(),
+                const HttpHeaders &headers = HttpHeaders());
     void onDisconnected();
     void write(const QByteArray &data);
     void postExchangeEvent(int status);

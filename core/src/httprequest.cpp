@@ -10,6 +10,8 @@ void HttpRequest::setTarget(const QByteArray &target)
     m_url = QUrl::fromEncoded(target, QUrl::StrictMode);
     if (!m_url.isValid())
         m_url = QUrl::fromEncoded(target, QUrl::TolerantMode);
+    // Routes and filters see "/a/../b" as "/b", the resource it names.
+    m_url = m_url.adjusted(QUrl::NormalizePathSegments);
     if (!m_url.isRelative()) {
         QUrl relative;
         relative.setPath(m_url.path(QUrl::FullyEncoded), QUrl::StrictMode);

@@ -47,18 +47,27 @@ void Monitor::flush()
         Q_EMIT eventsPosted(batch);
 }
 
+// Qt calls these with its connection lock held: nothing here may call back
+// into QObject, so the count is kept by hand.
 void Monitor::connectNotify(const QMetaMethod &signal)
 {
     if (signal == QMetaMethod::fromSignal(&Monitor::eventsPosted))
-        m_listeners.store(1, std::memory_order_relaxed);
+        m_listeners.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Monitor::disconnectNotify(const QMetaMethod &signal)
 {
-    // An invalid method stands for "every signal", from disconnect() without arguments.
-    if (!signal.isValid() || signal == QMetaMethod::fromSignal(&Monitor::eventsPosted)) {
-        const bool connected = isSignalConnected(QMetaMethod::fromSignal(&Monitor::eventsPosted));
-        m_listeners.store(connected ? 1 : 0, std::memory_order_relaxed);
+    if (signal == QMetaMethod::fromSignal(&Monitor::eventsPosted)) {
+        m_listeners.fetch_sub(1, std::memory_order_relaxed);
+    } else if (!signal.isValid()) {
+        // disconnect() of every signal at once: count again once the lock is released.
+        QMetaObject::invokeMethod(
+                this,
+                [this] {
+                    m_listeners.store(receivers(SIGNAL(eventsPosted(QList<sluice::MonitorEvent>))),
+                                      std::memory_order_relaxed);
+                },
+                Qt::QueuedConnection);
     }
 }
 

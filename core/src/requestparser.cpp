@@ -1,5 +1,8 @@
 #include "requestparser_p.h"
 
+#include <cctype>
+#include <cstring>
+
 namespace sluice {
 
 const http_parser_settings RequestParser::settings = [] {
@@ -42,6 +45,28 @@ qint64 RequestParser::contentLength() const
     return qint64(m_parser.content_length);
 }
 
+bool RequestParser::looksLikeRequestLine(QByteArrayView data)
+{
+    qsizetype end = data.indexOf('\n');
+    if (end < 0)
+        end = data.size();
+    QByteArrayView line = data.first(end);
+    if (line.endsWith('\r'))
+        line.chop(1);
+    const qsizetype firstSpace = line.indexOf(' ');
+    const qsizetype lastSpace = line.lastIndexOf(' ');
+    if (firstSpace <= 0 || lastSpace <= firstSpace + 1)
+        return false;
+    static constexpr char tokenChars[] = "!#$%&'*+-.^_`|~";
+    for (const char c : line.first(firstSpace)) {
+        if (!std::isalnum(uchar(c)) && !std::strchr(tokenChars, c))
+            return false;
+    }
+    const QByteArrayView version = line.sliced(lastSpace + 1);
+    return version.size() == 8 && version.startsWith("HTTP/") && std::isdigit(uchar(version[5]))
+            && version[6] == '.' && std::isdigit(uchar(version[7]));
+}
+
 RequestParser::Event RequestParser::feed(const char *data, qsizetype size, qsizetype *consumed)
 {
     // A pause is how a callback stops the parser at a message boundary.
@@ -58,7 +83,9 @@ RequestParser::Event RequestParser::feed(const char *data, qsizetype size, qsize
             m_errorStatus = 431;
             break;
         case HPE_INVALID_METHOD:
-            m_errorStatus = 501;
+            // An unknown method in a well-formed request line is 501; a line
+            // that is not a request line at all is 400.
+            m_errorStatus = looksLikeRequestLine(QByteArrayView(data, size)) ? 501 : 400;
             break;
         default:
             m_errorStatus = 400;
@@ -91,6 +118,14 @@ void RequestParser::storeHeader()
 int RequestParser::onHeaderField(http_parser *parser, const char *at, size_t length)
 {
     auto *self = static_cast<RequestParser *>(parser->data);
+    // http_parser lets "Name : value" through; RFC 9112 5.1 requires a 400,
+    // since proxies may read such a header differently.
+    const QByteArrayView field(at, qsizetype(length));
+    if (field.contains(' ') || field.contains('\t')) {
+        self->m_errorStatus = 400;
+        self->m_errorString = "whitespace in a header name";
+        return -1;
+    }
     if (self->m_inValue) {
         self->storeHeader();
         self->m_inValue = false;

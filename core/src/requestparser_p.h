@@ -46,6 +46,7 @@ private:
     static const http_parser_settings settings;
 
     void storeHeader();
+    static bool looksLikeRequestLine(QByteArrayView data);
 
     http_parser m_parser;
     HttpRequest m_request;

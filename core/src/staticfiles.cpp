@@ -13,6 +13,8 @@
 #include <QtCore/QMutex>
 #include <QtCore/QRandomGenerator>
 
+#include <limits>
+
 namespace sluice {
 
 struct StaticFilesData
@@ -79,7 +81,8 @@ RangeResult parseRanges(const QByteArray &header, qint64 size, QList<ByteRange> 
             continue;
         }
         const qint64 first = firstText.toLongLong(&okFirst);
-        const qint64 last = lastText.isEmpty() ? size - 1 : lastText.toLongLong(&okLast);
+        const qint64 last = lastText.isEmpty() ? std::numeric_limits<qint64>::max()
+                                               : lastText.toLongLong(&okLast);
         if (!okFirst || !okLast || first < 0 || last < first)
             return RangeResult::Ignore;
         if (first >= size)
