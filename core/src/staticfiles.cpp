@@ -17,6 +17,27 @@
 
 namespace sluice {
 
+// Bounded memory for small files; shared by every copy of a StaticFiles.
+struct FileCache
+{
+    struct Entry
+    {
+        QByteArray data;
+        QDateTime modified;
+    };
+    FileCache(qint64 maxFile, qint64 maxTotal) : maxFileBytes(maxFile), maxTotalBytes(maxTotal) { }
+
+    QByteArray content(const QFileInfo &info);
+
+    const qint64 maxFileBytes;
+    const qint64 maxTotalBytes;
+    QMutex mutex;
+    QHash<QString, Entry> entries;
+    QStringList order; // oldest first
+    qint64 bytes = 0;
+};
+
+// Copied on write, so that a copy's settings are its own.
 struct StaticFilesData
 {
     QString home;
@@ -24,20 +45,7 @@ struct StaticFilesData
     QByteArray cacheControl = QByteArrayLiteral("no-cache");
     bool listing = false;
     bool followSymlinks = false;
-
-    struct Cached
-    {
-        QByteArray data;
-        QDateTime modified;
-    };
-    mutable QMutex cacheMutex;
-    mutable QHash<QString, Cached> cache;
-    mutable QStringList cacheOrder; // oldest first
-    mutable qint64 cacheBytes = 0;
-    qint64 maxCachedFile = 256 * 1024;
-    qint64 maxCacheBytes = 16 * 1024 * 1024;
-
-    QByteArray cachedContent(const QFileInfo &info) const;
+    std::shared_ptr<FileCache> cache = std::make_shared<FileCache>(256 * 1024, 16 * 1024 * 1024);
 };
 
 namespace {
@@ -166,13 +174,13 @@ QByteArray listingPage(const QString &requestPath, const QDir &dir)
 
 } // namespace
 
-QByteArray StaticFilesData::cachedContent(const QFileInfo &info) const
+QByteArray FileCache::content(const QFileInfo &info)
 {
     const QString key = info.absoluteFilePath();
     {
-        QMutexLocker locker(&cacheMutex);
-        const auto it = cache.constFind(key);
-        if (it != cache.constEnd() && it->modified == info.lastModified()
+        QMutexLocker locker(&mutex);
+        const auto it = entries.constFind(key);
+        if (it != entries.constEnd() && it->modified == info.lastModified()
             && it->data.size() == info.size())
             return it->data;
     }
@@ -182,19 +190,18 @@ QByteArray StaticFilesData::cachedContent(const QFileInfo &info) const
     const QByteArray data = file.readAll();
     if (data.size() != info.size())
         return QByteArray();
-    QMutexLocker locker(&cacheMutex);
-    if (const auto old = cache.constFind(key); old != cache.constEnd()) {
-        cacheBytes -= old->data.size();
-        cache.erase(old);
-        cacheOrder.removeOne(key);
+    QMutexLocker locker(&mutex);
+    if (const auto old = entries.constFind(key); old != entries.constEnd()) {
+        bytes -= old->data.size();
+        entries.erase(old);
+        order.removeOne(key);
     }
-    while (cacheBytes + data.size() > maxCacheBytes && !cacheOrder.isEmpty()) {
-        cacheBytes -= cache.take(cacheOrder.takeFirst()).data.size();
-    }
-    if (cacheBytes + data.size() <= maxCacheBytes) {
-        cache.insert(key, {data, info.lastModified()});
-        cacheOrder.append(key);
-        cacheBytes += data.size();
+    while (bytes + data.size() > maxTotalBytes && !order.isEmpty())
+        bytes -= entries.take(order.takeFirst()).data.size();
+    if (bytes + data.size() <= maxTotalBytes) {
+        entries.insert(key, {data, info.lastModified()});
+        order.append(key);
+        bytes += data.size();
     }
     return data;
 }
@@ -209,6 +216,12 @@ StaticFiles::StaticFiles(const QString &home) : d(std::make_shared<StaticFilesDa
 StaticFiles::~StaticFiles() = default;
 StaticFiles::StaticFiles(const StaticFiles &other) = default;
 StaticFiles &StaticFiles::operator=(const StaticFiles &other) = default;
+
+void StaticFiles::detach()
+{
+    if (d.use_count() > 1)
+        d = std::make_shared<StaticFilesData>(*d);
+}
 
 QString StaticFiles::home() const
 {
@@ -228,6 +241,7 @@ bool StaticFiles::directoryListing() const
 
 void StaticFiles::setDirectoryListing(bool enabled)
 {
+    detach();
     d->listing = enabled;
 }
 
@@ -238,6 +252,7 @@ bool StaticFiles::followSymlinks() const
 
 void StaticFiles::setFollowSymlinks(bool enabled)
 {
+    detach();
     d->followSymlinks = enabled;
 }
 
@@ -248,23 +263,20 @@ QByteArray StaticFiles::cacheControl() const
 
 void StaticFiles::setCacheControl(const QByteArray &value)
 {
+    detach();
     d->cacheControl = value;
 }
 
 void StaticFiles::setMemoryCache(qint64 maxFileBytes, qint64 maxTotalBytes)
 {
-    QMutexLocker locker(&d->cacheMutex);
-    d->maxCachedFile = maxFileBytes;
-    d->maxCacheBytes = maxTotalBytes;
-    d->cache.clear();
-    d->cacheOrder.clear();
-    d->cacheBytes = 0;
+    detach();
+    d->cache = std::make_shared<FileCache>(maxFileBytes, maxTotalBytes);
 }
 
 qint64 StaticFiles::memoryCacheBytes() const
 {
-    QMutexLocker locker(&d->cacheMutex);
-    return d->cacheBytes;
+    QMutexLocker locker(&d->cache->mutex);
+    return d->cache->bytes;
 }
 
 void StaticFiles::operator()(HttpConnect &connect) const
@@ -421,8 +433,8 @@ void StaticFiles::operator()(HttpConnect &connect) const
         response.end();
         return;
     }
-    if (size <= d->maxCachedFile) {
-        const QByteArray content = d->cachedContent(info);
+    if (size <= d->cache->maxFileBytes) {
+        const QByteArray content = d->cache->content(info);
         if (content.size() == size) {
             for (const FileStream::Part &part : std::as_const(parts)) {
                 response.write(part.prefix);

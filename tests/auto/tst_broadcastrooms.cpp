@@ -36,15 +36,17 @@ public:
     Client()
     {
         QObject::connect(&m_socket, &QWebSocket::textMessageReceived, &m_socket,
-                         [this](const QString &message) { m_received.append({true, message, {}}); });
+                         [this](const QString &message) {
+                             m_received.append({true, message, {}});
+                         });
         QObject::connect(&m_socket, &QWebSocket::binaryMessageReceived, &m_socket,
                          [this](const QByteArray &message) {
                              m_received.append({false, {}, message});
                          });
         // Qt 6.4 names it error(); errorOccurred() came in 6.5.
-        QObject::connect(&m_socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error),
-                         &m_socket,
-                         [this](QAbstractSocket::SocketError) { m_error = m_socket.errorString(); });
+        QObject::connect(
+                &m_socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), &m_socket,
+                [this](QAbstractSocket::SocketError) { m_error = m_socket.errorString(); });
     }
 
     bool open(quint16 port, const QString &path)
@@ -52,7 +54,8 @@ public:
         m_socket.open(QUrl(QStringLiteral("ws://127.0.0.1:%1%2").arg(port).arg(path)));
         (void)QTest::qWaitFor(
                 [this] {
-                    return m_socket.state() == QAbstractSocket::ConnectedState || !m_error.isEmpty();
+                    return m_socket.state() == QAbstractSocket::ConnectedState
+                           || !m_error.isEmpty();
                 },
                 kTimeout);
         return m_socket.state() == QAbstractSocket::ConnectedState;
@@ -61,7 +64,7 @@ public:
     bool waitForCount(qsizetype count, int timeoutMs = kTimeout)
     {
         return QTest::qWaitFor([&] { return m_received.size() >= count; }, timeoutMs)
-                && m_received.size() >= count;
+               && m_received.size() >= count;
     }
 
     QWebSocket &socket() { return m_socket; }
@@ -77,7 +80,9 @@ private:
 // A server with rooms on ws:/chat/<room>, rooms reporting to its monitor.
 struct Fixture
 {
-    Fixture() : rooms(server.monitor()) { }
+    Fixture()
+        : rooms(server.monitor())
+    { }
 
     bool start()
     {
@@ -99,7 +104,8 @@ struct Fixture
 class RoomEvents : public QObject
 {
 public:
-    explicit RoomEvents(sluice::Monitor *monitor) : m_monitor(monitor)
+    explicit RoomEvents(sluice::Monitor *monitor)
+        : m_monitor(monitor)
     {
         connect(monitor, &sluice::Monitor::eventsPosted, this,
                 [this](const QList<sluice::MonitorEvent> &events) {
@@ -313,14 +319,14 @@ void tst_BroadcastRooms::countsAndRooms()
     Client a1, a2, b1;
     QVERIFY(a1.open(f.port, QStringLiteral("/chat/a")));
     QTRY_COMPARE_WITH_TIMEOUT(f.rooms.memberCount(a), 1, kTimeout);
-    QCOMPARE(f.rooms.rooms(), QStringList{a});
+    QCOMPARE(f.rooms.rooms(), QStringList {a});
     QVERIFY(a2.open(f.port, QStringLiteral("/chat/a")));
     QTRY_COMPARE_WITH_TIMEOUT(f.rooms.memberCount(a), 2, kTimeout);
     QVERIFY(b1.open(f.port, QStringLiteral("/chat/b")));
     QTRY_COMPARE_WITH_TIMEOUT(f.rooms.memberCount(b), 1, kTimeout);
     QStringList names = f.rooms.rooms();
     names.sort();
-    QCOMPARE(names, (QStringList{a, b}));
+    QCOMPARE(names, (QStringList {a, b}));
     QCOMPARE(f.rooms.memberCount(a), 2);
     QCOMPARE(f.rooms.memberCount(QStringLiteral("nosuchroom")), 0);
 
@@ -329,12 +335,12 @@ void tst_BroadcastRooms::countsAndRooms()
     QCOMPARE(f.rooms.memberCount(b), 1);
     names = f.rooms.rooms();
     names.sort();
-    QCOMPARE(names, (QStringList{a, b}));
+    QCOMPARE(names, (QStringList {a, b}));
 
     // An empty room is gone, not kept with no one in it.
     b1.socket().close();
     QTRY_COMPARE_WITH_TIMEOUT(f.rooms.memberCount(b), 0, kTimeout);
-    QTRY_COMPARE_WITH_TIMEOUT(f.rooms.rooms(), QStringList{a}, kTimeout);
+    QTRY_COMPARE_WITH_TIMEOUT(f.rooms.rooms(), QStringList {a}, kTimeout);
 
     a2.socket().close();
     QTRY_VERIFY_WITH_TIMEOUT(f.rooms.rooms().isEmpty(), kTimeout);
@@ -344,7 +350,7 @@ void tst_BroadcastRooms::countsAndRooms()
     Client again;
     QVERIFY(again.open(f.port, QStringLiteral("/chat/b")));
     QTRY_COMPARE_WITH_TIMEOUT(f.rooms.memberCount(b), 1, kTimeout);
-    QCOMPARE(f.rooms.rooms(), QStringList{b});
+    QCOMPARE(f.rooms.rooms(), QStringList {b});
 }
 
 void tst_BroadcastRooms::disconnectedMemberIsRemoved()
@@ -523,9 +529,8 @@ void tst_BroadcastRooms::routeWithoutRoomParameterUsesThePath()
     QCOMPARE(rooms.memberCount(QStringLiteral("/lobby")), 1);
     QStringList names = rooms.rooms();
     names.sort();
-    QCOMPARE(names,
-             (QStringList{QStringLiteral("/lobby"), QStringLiteral("/plain/x"),
-                          QStringLiteral("/plain/y")}));
+    QCOMPARE(names, (QStringList {QStringLiteral("/lobby"), QStringLiteral("/plain/x"),
+                                  QStringLiteral("/plain/y")}));
 
     // Same route, different paths: different rooms.
     x1.socket().sendTextMessage(QStringLiteral("x only"));
@@ -554,7 +559,7 @@ void tst_BroadcastRooms::customRoomParameter()
     QVERIFY(one.open(port, QStringLiteral("/news/first")));
     QVERIFY(two.open(port, QStringLiteral("/news/second")));
     QTRY_COMPARE_WITH_TIMEOUT(rooms.memberCount(QStringLiteral("news")), 2, kTimeout);
-    QCOMPARE(rooms.rooms(), QStringList{QStringLiteral("news")});
+    QCOMPARE(rooms.rooms(), QStringList {QStringLiteral("news")});
     one.socket().sendTextMessage(QStringLiteral("headline"));
     QVERIFY(two.waitForCount(1));
     QCOMPARE(two.received().first().text, QStringLiteral("headline"));
@@ -706,7 +711,8 @@ void tst_BroadcastRooms::serverDestroyedBeforeTheRooms()
     for (const QList<QVariant> &args : std::as_const(left))
         leftRooms.append(args.at(0).toString());
     leftRooms.sort();
-    QCOMPARE(leftRooms, (QStringList{QStringLiteral("a"), QStringLiteral("a"), QStringLiteral("b")}));
+    QCOMPARE(leftRooms,
+             (QStringList {QStringLiteral("a"), QStringLiteral("a"), QStringLiteral("b")}));
 }
 
 QTEST_MAIN(tst_BroadcastRooms)

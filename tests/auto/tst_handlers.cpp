@@ -28,15 +28,17 @@ public:
     Client()
     {
         QObject::connect(&m_socket, &QWebSocket::textMessageReceived, &m_socket,
-                         [this](const QString &message) { m_received.append({true, message, {}}); });
+                         [this](const QString &message) {
+                             m_received.append({true, message, {}});
+                         });
         QObject::connect(&m_socket, &QWebSocket::binaryMessageReceived, &m_socket,
                          [this](const QByteArray &message) {
                              m_received.append({false, {}, message});
                          });
         // Qt 6.4 names it error(); errorOccurred() came in 6.5.
-        QObject::connect(&m_socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error),
-                         &m_socket,
-                         [this](QAbstractSocket::SocketError) { m_error = m_socket.errorString(); });
+        QObject::connect(
+                &m_socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), &m_socket,
+                [this](QAbstractSocket::SocketError) { m_error = m_socket.errorString(); });
     }
 
     bool open(quint16 port, const QString &path)
@@ -44,7 +46,8 @@ public:
         m_socket.open(QUrl(QStringLiteral("ws://127.0.0.1:%1%2").arg(port).arg(path)));
         (void)QTest::qWaitFor(
                 [this] {
-                    return m_socket.state() == QAbstractSocket::ConnectedState || !m_error.isEmpty();
+                    return m_socket.state() == QAbstractSocket::ConnectedState
+                           || !m_error.isEmpty();
                 },
                 kTimeout);
         return m_socket.state() == QAbstractSocket::ConnectedState;
@@ -53,7 +56,7 @@ public:
     bool waitForCount(qsizetype count, int timeoutMs = kTimeout)
     {
         return QTest::qWaitFor([&] { return m_received.size() >= count; }, timeoutMs)
-                && m_received.size() >= count;
+               && m_received.size() >= count;
     }
 
     QWebSocket &socket() { return m_socket; }
@@ -80,8 +83,8 @@ QByteArray randomBytes(qsizetype size)
 // empty list there is the unknown case.
 QString databaseType(const QString &extension)
 {
-    const QList<QMimeType> types =
-            QMimeDatabase().mimeTypesForFileName(QStringLiteral("x.") + extension);
+    const QList<QMimeType> types
+            = QMimeDatabase().mimeTypesForFileName(QStringLiteral("x.") + extension);
     return types.isEmpty() ? QStringLiteral("application/octet-stream") : types.first().name();
 }
 
@@ -135,8 +138,8 @@ void tst_Handlers::echoText_data()
     QTest::addColumn<QString>("message");
 
     QTest::newRow("ascii") << QStringLiteral("hello");
-    QTest::newRow("non-ascii")
-            << QString::fromUtf8("h\xc3\xa9llo w\xc3\xb6rld \xe2\x98\x83 \xe6\xbc\xa2\xe5\xad\x97");
+    QTest::newRow("non-ascii") << QString::fromUtf8(
+            "h\xc3\xa9llo w\xc3\xb6rld \xe2\x98\x83 \xe6\xbc\xa2\xe5\xad\x97");
     // Outside the BMP: a surrogate pair in QString, four bytes on the wire.
     QTest::newRow("emoji") << QString::fromUtf8("\xf0\x9f\x98\x80 \xf0\x9f\x8e\x89");
     QTest::newRow("spaces and newlines") << QStringLiteral("  a\r\n\tb  \n");
@@ -241,8 +244,10 @@ void tst_Handlers::echoManyInOrder()
         else
             client.socket().sendTextMessage(QString::number(i));
     }
-    QVERIFY2(client.waitForCount(count, 30000),
-             qPrintable(QStringLiteral("%1 of %2 came back").arg(client.received().size()).arg(count)));
+    QVERIFY2(
+            client.waitForCount(count, 30000),
+            qPrintable(
+                    QStringLiteral("%1 of %2 came back").arg(client.received().size()).arg(count)));
     QTest::qWait(50);
     const QList<Message> received = client.received();
     QCOMPARE(received.size(), count);
@@ -298,8 +303,7 @@ void tst_Handlers::contentType()
     QFETCH(QString, expected);
 
     Client client;
-    QVERIFY2(client.open(m_port, QStringLiteral("/contentType")),
-             qPrintable(client.errorString()));
+    QVERIFY2(client.open(m_port, QStringLiteral("/contentType")), qPrintable(client.errorString()));
     client.socket().sendTextMessage(extension);
     QVERIFY(client.waitForCount(1));
     QTest::qWait(50);
@@ -310,13 +314,12 @@ void tst_Handlers::contentType()
 
 void tst_Handlers::contentTypeSeveralQueries()
 {
-    const QStringList extensions = {QStringLiteral("js"),  QStringLiteral("html"),
-                                    QStringLiteral("css"), QStringLiteral("png"),
-                                    QStringLiteral("json"), QStringLiteral(".png"),
-                                    QStringLiteral("PNG"), QStringLiteral("zzz")};
+    const QStringList extensions
+            = {QStringLiteral("js"),  QStringLiteral("html"), QStringLiteral("css"),
+               QStringLiteral("png"), QStringLiteral("json"), QStringLiteral(".png"),
+               QStringLiteral("PNG"), QStringLiteral("zzz")};
     Client client;
-    QVERIFY2(client.open(m_port, QStringLiteral("/contentType")),
-             qPrintable(client.errorString()));
+    QVERIFY2(client.open(m_port, QStringLiteral("/contentType")), qPrintable(client.errorString()));
     // One at a time, each answered before the next is asked.
     for (int i = 0; i < extensions.size(); ++i) {
         client.socket().sendTextMessage(extensions.at(i));

@@ -253,13 +253,17 @@ class Checks:
                     sender, number = (int(part) for part in message.split(":"))
                     assert sender != index, f"client {index} heard itself"
                     want = next_from.get(sender, 0)
-                    assert number == want, f"client {index}: from {sender} got {number}, expected {want}"
+                    assert (
+                        number == want
+                    ), f"client {index}: from {sender} got {number}, expected {want}"
                     next_from[sender] = number + 1
                 assert len(next_from) == clients - 1, f"client {index} heard {sorted(next_from)}"
                 assert all(n == messages for n in next_from.values()), next_from
 
             await asyncio.gather(*(talk_and_listen(i, ws) for i, ws in enumerate(sockets)))
-            await asyncio.gather(*(assert_quiet(ws, f"crowd client {i}") for i, ws in enumerate(sockets)))
+            await asyncio.gather(
+                *(assert_quiet(ws, f"crowd client {i}") for i, ws in enumerate(sockets))
+            )
         finally:
             await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
 
@@ -280,7 +284,9 @@ async def main(port):
     ]
     for extension, expected in expectations:
         await checks.run(f"contentType {extension}", checks.content_type(extension, expected))
-    await checks.run("contentType several on one connection", checks.content_type_several(expectations))
+    await checks.run(
+        "contentType several on one connection", checks.content_type_several(expectations)
+    )
     await checks.run("broadcast lobby: others only, exactly once", checks.lobby())
     await checks.run("broadcast: leaving members do not stop the rest", checks.leaving())
     await checks.run("broadcast: 10 clients x 20 messages", checks.crowd(10, 20))

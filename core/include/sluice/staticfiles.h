@@ -13,7 +13,8 @@ class HttpConnect;
 struct StaticFilesData;
 
 // Serves the files under a home directory: a folder, or compiled-in Qt
-// resources (":/site"). A copyable HttpHandler; copies share one cache.
+// resources (":/site"). A copyable HttpHandler: a copy keeps its own
+// settings and shares the memory cache, which is safe from any thread.
 //
 // GET and HEAD only. index.html answers for a directory; there is no
 // listing unless setDirectoryListing(true). Validators (ETag,
@@ -48,6 +49,7 @@ public:
     void operator()(HttpConnect &connect) const;
 
 private:
+    void detach();
     std::shared_ptr<StaticFilesData> d;
 };
 
