@@ -21,6 +21,9 @@ WebSocket::WebSocket(QWebSocket *socket, std::unique_ptr<WebSocketContext> conte
     , m_openedUs(MonitorEvent::now())
 {
     socket->setParent(this);
+    // Children go in the order they came: the QWebSocket before its TCP socket.
+    if (m_context->tcpSocket)
+        m_context->tcpSocket->setParent(this);
     connect(socket, &QWebSocket::textMessageReceived, this, [this](const QString &message) {
         if (m_monitor->isActive())
             record(int(Opcode::Text), int(Direction::Incoming), message.toUtf8(), -1);
@@ -52,7 +55,16 @@ WebSocket::WebSocket(QWebSocket *socket, std::unique_ptr<WebSocketContext> conte
     }
 }
 
-WebSocket::~WebSocket() = default;
+WebSocket::~WebSocket()
+{
+    // Deleted with its server: whoever holds on to it must still hear it go.
+    if (!m_closed) {
+        m_closed = true;
+        m_socket->disconnect(this);
+        m_socket->close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("server going away"));
+        Q_EMIT closed(int(QWebSocketProtocol::CloseCodeGoingAway), QStringLiteral("server going away"));
+    }
+}
 
 quint64 WebSocket::id() const
 {

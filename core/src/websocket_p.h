@@ -5,6 +5,8 @@
 #include <sluice/route.h>
 
 #include <QtCore/QHash>
+#include <QtCore/QPointer>
+#include <QtNetwork/QTcpSocket>
 #include <QtCore/QVariant>
 
 namespace sluice {
@@ -18,6 +20,8 @@ struct WebSocketContext
     HttpRequest request;
     QVariantHash dataset;
     qint64 openedUs = 0;
+    // Qt 6.4's QWebSocket does not own the socket it was upgraded from.
+    QPointer<QTcpSocket> tcpSocket;
 };
 
 } // namespace sluice

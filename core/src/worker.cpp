@@ -26,6 +26,13 @@ Worker::~Worker()
     // WebSockets emit closed() as they go; nobody should hear it from a dying worker.
     for (WebSocket *socket : std::as_const(m_webSockets))
         socket->disconnect(this);
+    // Handshakes still in Qt's hands have no parent to delete them.
+    for (const auto &pending : std::as_const(m_pending)) {
+        if (pending->tcpSocket) {
+            pending->tcpSocket->disconnect(this);
+            delete pending->tcpSocket.data();
+        }
+    }
 }
 
 QByteArray Worker::serverName() const
@@ -79,6 +86,7 @@ void Worker::handOff(QTcpSocket *socket, std::unique_ptr<WebSocketContext> conte
 {
     const PeerKey key {socket->peerAddress(), socket->peerPort(), socket->localPort()};
     const quint64 id = context->id;
+    context->tcpSocket = socket;
     QWebSocketServer *server = webSocketServer(context->route.subprotocols());
     m_pending.insert(key, std::shared_ptr<WebSocketContext>(std::move(context)));
     // A handshake Qt refuses ends with the socket closed and no newConnection.

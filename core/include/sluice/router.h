@@ -1,6 +1,7 @@
 #ifndef SLUICE_ROUTER_H
 #define SLUICE_ROUTER_H
 
+#include <sluice/chain.h>
 #include <sluice/routematch.h>
 
 #include <QtCore/QMutex>

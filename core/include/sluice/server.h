@@ -39,6 +39,7 @@ public:
     {
         return m_router->filter(pattern, std::move(filter), preceding);
     }
+    bool unfilter(const QString &pattern) { return m_router->unfilter(pattern); }
     template<typename Target>
     void mapError(int status, Target &&target)
     {

@@ -1,0 +1,48 @@
+# shellcheck shell=bash
+# Shared by scripts/run.sh and scripts/test.sh (sourced, not run): installs
+# the Debian packages that are missing, so that a fresh Debian 12 machine
+# needs nothing but these scripts.
+
+# shellcheck disable=SC2034 # used by the scripts that source this file
+SLUICE_BUILD_PACKAGES=(qt6-base-dev qt6-websockets-dev libhttp-parser-dev cmake ninja-build g++
+                       pkg-config)
+# The third-party peers the test suites talk to.
+# shellcheck disable=SC2034
+SLUICE_TEST_PACKAGES=(curl python3 python3-websockets)
+
+sluice_package_installed()
+{
+    [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
+}
+
+# sluice_install_packages PACKAGE... installs those not installed yet; apt's
+# index is refreshed once, and only when something has to be installed.
+sluice_install_packages()
+{
+    local missing=() package
+    for package in "$@"; do
+        sluice_package_installed "$package" || missing+=("$package")
+    done
+    if ((${#missing[@]} == 0)); then
+        echo "==> Packages already installed: $*"
+        return 0
+    fi
+
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "error: missing packages (${missing[*]}) and no apt-get to install them" >&2
+        return 1
+    fi
+    local sudo=()
+    if ((EUID != 0)); then
+        if ! command -v sudo >/dev/null 2>&1; then
+            echo "error: missing packages (${missing[*]}); run as root or install sudo" >&2
+            return 1
+        fi
+        sudo=(sudo)
+    fi
+
+    echo "==> Installing missing packages: ${missing[*]}"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y --no-install-recommends "${missing[@]}"
+}
