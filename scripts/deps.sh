@@ -8,7 +8,7 @@ SLUICE_BUILD_PACKAGES=(qt6-base-dev qt6-websockets-dev libhttp-parser-dev cmake 
                        pkg-config)
 # The third-party peers the test suites talk to.
 # shellcheck disable=SC2034
-SLUICE_TEST_PACKAGES=(curl python3 python3-websockets)
+SLUICE_TEST_PACKAGES=(curl python3 python3-websockets chromium)
 
 sluice_package_installed()
 {
