@@ -1,3 +1,5 @@
+#include "wstestclient.h"
+
 #include <sluice/broadcastrooms.h>
 #include <sluice/monitor.h>
 #include <sluice/monitorevent.h>
@@ -19,63 +21,8 @@ constexpr int kTimeout = 10000;
 // well within it.
 constexpr int kQuietMs = 300;
 
-struct Message
-{
-    bool isText = false;
-    QString text;
-    QByteArray binary;
-
-    QString content() const { return isText ? text : QString::fromUtf8(binary); }
-};
-
-// A QWebSocket that records what it receives, in order. Waits spin the
-// event loop with a deadline, so the server in this thread keeps going.
-class Client
-{
-public:
-    Client()
-    {
-        QObject::connect(&m_socket, &QWebSocket::textMessageReceived, &m_socket,
-                         [this](const QString &message) {
-                             m_received.append({true, message, {}});
-                         });
-        QObject::connect(&m_socket, &QWebSocket::binaryMessageReceived, &m_socket,
-                         [this](const QByteArray &message) {
-                             m_received.append({false, {}, message});
-                         });
-        // Qt 6.4 names it error(); errorOccurred() came in 6.5.
-        QObject::connect(
-                &m_socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), &m_socket,
-                [this](QAbstractSocket::SocketError) { m_error = m_socket.errorString(); });
-    }
-
-    bool open(quint16 port, const QString &path)
-    {
-        m_socket.open(QUrl(QStringLiteral("ws://127.0.0.1:%1%2").arg(port).arg(path)));
-        (void)QTest::qWaitFor(
-                [this] {
-                    return m_socket.state() == QAbstractSocket::ConnectedState
-                           || !m_error.isEmpty();
-                },
-                kTimeout);
-        return m_socket.state() == QAbstractSocket::ConnectedState;
-    }
-
-    bool waitForCount(qsizetype count, int timeoutMs = kTimeout)
-    {
-        return QTest::qWaitFor([&] { return m_received.size() >= count; }, timeoutMs)
-               && m_received.size() >= count;
-    }
-
-    QWebSocket &socket() { return m_socket; }
-    const QList<Message> &received() const { return m_received; }
-    QString errorString() const { return m_error; }
-
-private:
-    QWebSocket m_socket;
-    QList<Message> m_received;
-    QString m_error;
-};
+using wstestclient::Client;
+using wstestclient::Message;
 
 // A server with rooms on ws:/chat/<room>, rooms reporting to its monitor.
 struct Fixture

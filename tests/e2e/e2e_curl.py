@@ -10,12 +10,15 @@ only when every check passed. The server is always stopped at the end.
 
 import hashlib
 import os
-import select
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+
+# harness.py sits next to this script.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks, Server, parse_heads, read_file
 
 OVERALL_SECONDS = 150
 CURL = shutil.which("curl") or "/usr/bin/curl"
@@ -49,29 +52,12 @@ class Result:
             self.body[:200], self.stderr[-400:])
 
 
-def parse_heads(raw):
-    heads = []
-    for block in raw.replace(b"\r\n", b"\n").split(b"\n\n"):
-        lines = [line for line in block.split(b"\n") if line]
-        if not lines or not lines[0].startswith(b"HTTP/"):
-            continue
-        status_line = lines[0].decode("latin-1")
-        parts = status_line.split(" ", 2)
-        headers = []
-        for line in lines[1:]:
-            key, _, value = line.decode("latin-1").partition(":")
-            headers.append((key.strip(), value.strip()))
-        heads.append({"status_line": status_line, "status": int(parts[1]), "headers": headers})
-    return heads
-
-
-class Session:
+class Session(Checks):
     def __init__(self, port, workdir):
+        super().__init__()
         self.base = "http://127.0.0.1:%d" % port
         self.workdir = workdir
         self.counter = 0
-        self.passed = 0
-        self.failed = 0
 
     def url(self, path):
         return self.base + path
@@ -92,51 +78,6 @@ class Session:
         body = read_file(body_file)
         code = stdout.decode("latin-1").strip()[-3:]
         return Result(code, exit_code, heads, body, stdout, stderr.decode("latin-1"))
-
-    def check(self, name, condition, detail=""):
-        if condition:
-            self.passed += 1
-            print("PASS %s" % name, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL %s: %s" % (name, detail), flush=True)
-
-
-def read_file(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
-
-
-def start_server(binary, deadline):
-    server = subprocess.Popen([binary, "0"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    line = b""
-    while time.monotonic() < deadline and not line.endswith(b"\n"):
-        ready, _, _ = select.select([server.stdout], [], [], 0.2)
-        if ready:
-            byte = os.read(server.stdout.fileno(), 1)
-            if not byte:
-                break
-            line += byte
-        elif server.poll() is not None:
-            break
-    text = line.decode("latin-1").strip()
-    if not text.startswith("PORT "):
-        raise RuntimeError("server did not announce its port (got %r, exit %r)"
-                           % (text, server.poll()))
-    return server, int(text.split()[1])
-
-
-def stop_server(server):
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
 
 
 def pattern(size):
@@ -263,26 +204,21 @@ def main():
         print("usage: e2e_curl.py /path/to/httpserver", file=sys.stderr)
         return 2
     deadline = time.monotonic() + OVERALL_SECONDS
-    server = None
     session = None
     with tempfile.TemporaryDirectory(prefix="sluice-e2e-curl-") as workdir:
         try:
-            server, port = start_server(sys.argv[1], time.monotonic() + 15)
-            session = Session(port, workdir)
-            run_checks(session)
-            session.check("server still running", server.poll() is None,
-                          "exit code %r" % server.poll())
+            with Server([sys.argv[1], "0"]) as server:
+                session = Session(server.port, workdir)
+                run_checks(session)
+                session.check("server still running", server.running(),
+                              "exit code %r" % server.returncode)
         except Exception as e:  # a broken harness is a failure, not a crash
             if session is None:
                 session = Session(0, workdir)
             session.check("harness", False, repr(e))
-        finally:
-            if server is not None:
-                stop_server(server)
     if time.monotonic() > deadline:
         session.check("within %d s" % OVERALL_SECONDS, False, "took too long")
-    print("%d passed, %d failed" % (session.passed, session.failed), flush=True)
-    return 0 if session.failed == 0 else 1
+    return session.finish()
 
 
 if __name__ == "__main__":

@@ -12,66 +12,27 @@ on any failure, and stops the server whatever happens.
 
 import asyncio
 import os
-import select
-import subprocess
 import sys
-import time
-import traceback
-import xml.etree.ElementTree as ET
 
 import websockets
 import websockets.exceptions
+
+# harness.py sits next to this script.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness
 
 CHECK_TIMEOUT = 30  # seconds for any one check
 TOTAL_TIMEOUT = 240  # seconds for all of them
 REPLY_TIMEOUT = 5  # seconds for one expected message
 QUIET = 0.5  # seconds of silence that prove "received nothing"
-MIME_PACKAGE = "/usr/share/mime/packages/freedesktop.org.xml"
-MIME_NS = "{http://www.freedesktop.org/standards/shared-mime-info}"
-
-
-def start_server(path):
-    proc = subprocess.Popen([path], stdout=subprocess.PIPE, stderr=None, bufsize=0)
-    line = b""
-    deadline = time.monotonic() + 15
-    # Byte by byte with a deadline: a server that never prints must not hang us.
-    while not line.endswith(b"\n"):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or proc.poll() is not None:
-            break
-        ready, _, _ = select.select([proc.stdout], [], [], remaining)
-        if not ready:
-            break
-        byte = proc.stdout.read(1)
-        if not byte:
-            break
-        line += byte
-    text = line.decode(errors="replace").strip()
-    parts = text.split()
-    if len(parts) != 2 or parts[0] != "PORT" or not parts[1].isdigit():
-        stop_server(proc)
-        raise RuntimeError(f"server did not announce its port (got {text!r})")
-    return proc, int(parts[1])
-
-
-def stop_server(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def js_glob_type():
     """The type that shared-mime-info, the database Qt reads, gives *.js."""
-    root = ET.parse(MIME_PACKAGE).getroot()
-    for mime_type in root.iter(f"{MIME_NS}mime-type"):
-        for glob in mime_type.findall(f"{MIME_NS}glob"):
-            if glob.get("pattern") == "*.js":
-                return mime_type.get("type")
-    raise RuntimeError(f"no *.js glob in {MIME_PACKAGE}")
+    js_type = harness.js_type_from_shared_mime_info()
+    if js_type is None:
+        raise RuntimeError(f"no *.js glob in {harness.MIME_PACKAGE}")
+    return js_type
 
 
 async def recv(ws, timeout=REPLY_TIMEOUT):
@@ -87,11 +48,10 @@ async def assert_quiet(ws, who):
     raise AssertionError(f"{who} received {message!r:.60} but should have received nothing")
 
 
-class Checks:
+class Checks(harness.Checks):
     def __init__(self, port):
+        super().__init__(timeout=CHECK_TIMEOUT)
         self.base = f"ws://127.0.0.1:{port}"
-        self.passed = 0
-        self.failed = 0
 
     def connect(self, path):
         return websockets.connect(
@@ -102,18 +62,6 @@ class Checks:
             # Pings from the library would only add traffic to count around.
             ping_interval=None,
         )
-
-    async def run(self, name, coro):
-        try:
-            await asyncio.wait_for(coro, CHECK_TIMEOUT)
-        except Exception as error:  # noqa: BLE001 - every failure is reported
-            self.failed += 1
-            print(f"FAIL {name}: {type(error).__name__}: {error}")
-            traceback.print_exc(file=sys.stdout)
-        else:
-            self.passed += 1
-            print(f"PASS {name}")
-        sys.stdout.flush()
 
     # --- echo ---------------------------------------------------------
 
@@ -268,8 +216,7 @@ class Checks:
             await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
 
 
-async def main(port):
-    checks = Checks(port)
+async def main(checks):
     js_type = js_glob_type()
     print(f"# *.js in shared-mime-info: {js_type}")
     await checks.run("echo text", checks.echo_text())
@@ -290,7 +237,6 @@ async def main(port):
     await checks.run("broadcast lobby: others only, exactly once", checks.lobby())
     await checks.run("broadcast: leaving members do not stop the rest", checks.leaving())
     await checks.run("broadcast: 10 clients x 20 messages", checks.crowd(10, 20))
-    return checks
 
 
 def run():
@@ -298,28 +244,16 @@ def run():
         print("usage: e2e_handlers.py PATH/TO/handlerserver", file=sys.stderr)
         return 2
     print(f"# websockets {websockets.__version__}")
-    proc = None
-    passed, failed = 0, 0
+    checks = harness.Checks()
     try:
-        proc, port = start_server(sys.argv[1])
-        checks = asyncio.run(asyncio.wait_for(main(port), TOTAL_TIMEOUT))
-        passed, failed = checks.passed, checks.failed
-        if proc.poll() is not None:
-            print(f"FAIL server still running: exited with {proc.returncode}")
-            failed += 1
-        else:
-            print("PASS server still running")
-            passed += 1
+        with harness.Server([sys.argv[1]]) as server:
+            checks = Checks(server.port)
+            asyncio.run(asyncio.wait_for(main(checks), TOTAL_TIMEOUT))
+            checks.check("server still running", server.running(),
+                         f"exited with {server.returncode}")
     except Exception as error:  # noqa: BLE001 - a broken setup is a failure too
-        print(f"FAIL setup: {type(error).__name__}: {error}")
-        traceback.print_exc(file=sys.stdout)
-        failed += 1
-    finally:
-        if proc is not None:
-            stop_server(proc)
-    print(f"{passed} passed, {failed} failed")
-    sys.stdout.flush()
-    return 1 if failed or not passed else 0
+        checks.fail_with("setup", error)
+    return checks.finish()
 
 
 if __name__ == "__main__":

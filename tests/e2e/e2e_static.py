@@ -14,13 +14,17 @@ are always stopped.
 
 import os
 import re
-import select
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+# harness.py sits next to this script.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness
+from harness import Checks, parse_heads, read_file
 
 OVERALL_SECONDS = 280
 CURL = shutil.which("curl") or "/usr/bin/curl"
@@ -35,14 +39,6 @@ MIB = 1024 * 1024
 
 def patterned(size, seed=0):
     return bytes((((i + seed) * 2654435761) >> 24) & 0xFF for i in range(size))
-
-
-def read_file(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
 
 
 class Result:
@@ -69,22 +65,6 @@ class Result:
         return "exit=%d heads=%r body=%r stderr=%r" % (
             self.exit_code, [(h["status_line"], h["headers"]) for h in self.heads],
             self.body[:200], self.stderr[-300:])
-
-
-def parse_heads(raw):
-    heads = []
-    for block in raw.replace(b"\r\n", b"\n").split(b"\n\n"):
-        lines = [line for line in block.split(b"\n") if line]
-        if not lines or not lines[0].startswith(b"HTTP/"):
-            continue
-        status_line = lines[0].decode("latin-1")
-        headers = []
-        for line in lines[1:]:
-            key, _, value = line.decode("latin-1").partition(":")
-            headers.append((key.strip(), value.strip()))
-        heads.append({"status_line": status_line, "status": int(status_line.split(" ")[1]),
-                      "headers": headers})
-    return heads
 
 
 def multipart_parts(body, content_type):
@@ -141,12 +121,11 @@ def mime_types_for(extension):
     return names
 
 
-class Session:
+class Session(Checks):
     def __init__(self, workdir):
+        super().__init__()
         self.workdir = workdir
         self.counter = 0
-        self.passed = 0
-        self.failed = 0
         self.base = None
 
     def url(self, path, base=None):
@@ -172,60 +151,14 @@ class Session:
         return Result(exit_code, heads, body, stdout.decode("latin-1"),
                       stderr.decode("latin-1"))
 
-    def check(self, name, condition, detail=""):
-        if condition:
-            self.passed += 1
-            print("PASS %s" % name, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL %s: %s" % (name, detail), flush=True)
 
-    @staticmethod
-    def skip(name, reason):
-        print("SKIP %s: %s" % (name, reason), flush=True)
+class Server(harness.Server):
+    """The static server on home with flags; its stderr goes to a log in workdir."""
 
-
-class Server:
     def __init__(self, binary, home, flags, workdir):
-        self.log_path = os.path.join(workdir, "server%d.log" % len(os.listdir(workdir)))
-        self.log = open(self.log_path, "wb")
-        self.process = subprocess.Popen([binary, home] + flags, stdout=subprocess.PIPE,
-                                        stderr=self.log, stdin=subprocess.DEVNULL)
-        line = b""
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not line.endswith(b"\n"):
-            ready, _, _ = select.select([self.process.stdout], [], [], 0.2)
-            if ready:
-                byte = os.read(self.process.stdout.fileno(), 1)
-                if not byte:
-                    break
-                line += byte
-            elif self.process.poll() is not None:
-                break
-        text = line.decode("latin-1").strip()
-        if not re.fullmatch(r"PORT \d+", text):
-            self.stop()
-            raise RuntimeError("server did not announce its port (got %r, exit %r, log %r)"
-                               % (text, self.process.poll(), read_file(self.log_path)[-500:]))
-        self.port = int(text.split()[1])
+        super().__init__([binary, home] + flags,
+                         log_path=os.path.join(workdir, "server%d.log" % len(os.listdir(workdir))))
         self.base = "http://127.0.0.1:%d" % self.port
-
-    @property
-    def pid(self):
-        return self.process.pid
-
-    def running(self):
-        return self.process.poll() is None
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        self.log.close()
 
 
 def write(path, data, mtime=FILE_TIME):
@@ -261,18 +194,14 @@ def make_site(root):
 
 
 def run_checks(s, binary, root, home, files):
-    server = Server(binary, home, [], s.workdir)
-    try:
+    with Server(binary, home, [], s.workdir) as server:
         s.base = server.base
         basic_checks(s, files)
         traversal_checks(s)
         huge_file_checks(s, server, home)
-        s.check("server still running", server.running(), "exit %r" % server.process.poll())
-    finally:
-        server.stop()
+        s.check("server still running", server.running(), "exit %r" % server.returncode)
 
-    server = Server(binary, home, ["--listing", "--follow-symlinks"], s.workdir)
-    try:
+    with Server(binary, home, ["--listing", "--follow-symlinks"], s.workdir) as server:
         s.base = server.base
         r = s.curl(s.url("/list/"))
         body = r.body.decode("utf-8", "replace")
@@ -286,8 +215,6 @@ def run_checks(s, binary, root, home, files):
         s.check("dot-dot still refused with --follow-symlinks",
                 r.status == 403 and b"TOP-SECRET" not in r.body, r.describe())
         s.check("second server still running", server.running(), "")
-    finally:
-        server.stop()
 
 
 def basic_checks(s, files):
@@ -530,8 +457,7 @@ def main():
                     print("--- %s (tail):\n%s" % (name, log[-1500:].decode("latin-1")))
     if time.monotonic() > deadline:
         session.check("within %d s" % OVERALL_SECONDS, False, "took too long")
-    print("%d passed, %d failed" % (session.passed, session.failed), flush=True)
-    return 0 if session.failed == 0 else 1
+    return session.finish()
 
 
 if __name__ == "__main__":

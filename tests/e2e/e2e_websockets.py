@@ -12,71 +12,22 @@ server whatever happens.
 import asyncio
 import json
 import os
-import select
-import subprocess
 import sys
-import time
-import traceback
-import xml.etree.ElementTree as ET
 
 import websockets
 import websockets.exceptions
 
+# harness.py sits next to this script.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness
+
 STEP_TIMEOUT = 20  # seconds for any one check
-MIME_PACKAGE = "/usr/share/mime/packages/freedesktop.org.xml"
-MIME_NS = "{http://www.freedesktop.org/standards/shared-mime-info}"
 
 
-def start_server(path):
-    proc = subprocess.Popen([path, "0"], stdout=subprocess.PIPE, stderr=None, bufsize=0)
-    line = b""
-    deadline = time.monotonic() + 15
-    while not line.endswith(b"\n"):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or proc.poll() is not None:
-            break
-        ready, _, _ = select.select([proc.stdout], [], [], remaining)
-        if not ready:
-            break
-        chunk = proc.stdout.read(1)
-        if not chunk:
-            break
-        line += chunk
-    text = line.decode(errors="replace").strip()
-    if not text.startswith("PORT "):
-        stop_server(proc)
-        raise RuntimeError(f"server did not announce its port (got {text!r})")
-    return proc, int(text.split()[1])
-
-
-def stop_server(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def js_type_from_shared_mime_info():
-    """The type whose glob is *.js in this machine's shared-mime-info, which
-    is what Qt's QMimeDatabase reads; None if the database is not there."""
-    if not os.path.exists(MIME_PACKAGE):
-        return None
-    root = ET.parse(MIME_PACKAGE).getroot()
-    for mime_type in root.iter(f"{MIME_NS}mime-type"):
-        for glob in mime_type.findall(f"{MIME_NS}glob"):
-            if glob.get("pattern") == "*.js":
-                return mime_type.get("type")
-    return None
-
-
-class Checks:
+class Checks(harness.Checks):
     def __init__(self, port):
+        super().__init__(timeout=STEP_TIMEOUT)
         self.base = f"ws://127.0.0.1:{port}"
-        self.passed = 0
-        self.failed = 0
 
     def connect(self, path, **kwargs):
         kwargs.setdefault("open_timeout", 10)
@@ -85,18 +36,6 @@ class Checks:
         # Keepalive pings would only add noise to short checks.
         kwargs.setdefault("ping_interval", None)
         return websockets.connect(self.base + path, **kwargs)
-
-    async def run(self, name, coro):
-        try:
-            await asyncio.wait_for(coro, STEP_TIMEOUT)
-        except Exception as error:  # noqa: BLE001 - every failure is reported
-            self.failed += 1
-            print(f"FAIL {name}: {type(error).__name__}: {error}")
-            traceback.print_exc(file=sys.stdout)
-        else:
-            self.passed += 1
-            print(f"PASS {name}")
-        sys.stdout.flush()
 
     # --- the checks ---------------------------------------------------
 
@@ -212,9 +151,8 @@ class Checks:
         await asyncio.gather(*(one(i) for i in range(clients)))
 
 
-async def main(port):
-    checks = Checks(port)
-    js_type = js_type_from_shared_mime_info()
+async def main(checks):
+    js_type = harness.js_type_from_shared_mime_info()
     if js_type:
         js_expect = js_type
         print(f"# *.js in shared-mime-info: {js_type}")
@@ -252,7 +190,6 @@ async def main(port):
     await checks.run("guarded without token -> 403", checks.guarded_refused())
     await checks.run("guarded with token", checks.guarded_with_token())
     await checks.run("20 clients x 50 messages", checks.concurrent(20, 50))
-    return checks
 
 
 def run():
@@ -260,22 +197,19 @@ def run():
         print("usage: e2e_websockets.py PATH/TO/wsserver", file=sys.stderr)
         return 2
     print(f"# websockets {websockets.__version__}")
-    proc = None
+    checks = None
     try:
-        proc, port = start_server(sys.argv[1])
-        checks = asyncio.run(asyncio.wait_for(main(port), 300))
-        passed, failed = checks.passed, checks.failed
-        if proc.poll() is not None:
-            print(f"FAIL server still running: exited with {proc.returncode}")
-            failed += 1
+        with harness.Server([sys.argv[1], "0"]) as server:
+            checks = Checks(server.port)
+            asyncio.run(asyncio.wait_for(main(checks), 300))
+            if not server.running():
+                checks.check("server still running", False,
+                             f"exited with {server.returncode}")
     except Exception as error:  # noqa: BLE001 - setup failures count as a failure
-        print(f"FAIL setup: {type(error).__name__}: {error}")
-        passed, failed = 0, 1
-    finally:
-        if proc is not None:
-            stop_server(proc)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+        if checks is None:
+            checks = harness.Checks()
+        checks.check("setup", False, f"{type(error).__name__}: {error}")
+    return checks.finish()
 
 
 if __name__ == "__main__":
