@@ -95,20 +95,7 @@ async def main(checks):
 
 
 def run():
-    if len(sys.argv) < 2:
-        print("usage: e2e_exec.py PATH/TO/execserver", file=sys.stderr)
-        return 2
-    print(f"# websockets {websockets.__version__}")
-    checks = harness.Checks()
-    try:
-        with harness.Server([sys.argv[1]]) as server:
-            checks = Checks(server.port)
-            asyncio.run(asyncio.wait_for(main(checks), TOTAL_TIMEOUT))
-            checks.check("server still running", server.running(),
-                         f"exited with {server.returncode}")
-    except Exception as error:  # noqa: BLE001 - a broken setup is a failure too
-        checks.fail_with("setup", error)
-    return checks.finish()
+    return harness.run_async("e2e_exec.py", Checks, main, TOTAL_TIMEOUT)
 
 
 if __name__ == "__main__":

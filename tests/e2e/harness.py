@@ -180,3 +180,24 @@ def js_type_from_shared_mime_info():
             if glob.get("pattern") == "*.js":
                 return mime_type.get("type")
     return None
+
+
+def run_async(script, make_checks, main, total_timeout):
+    """The entry point of a script whose checks are coroutines against one server:
+    argv[1] is the server binary; the server must still be running at the end."""
+    if len(sys.argv) < 2:
+        print(f"usage: {script} PATH/TO/server", file=sys.stderr)
+        return 2
+    import websockets  # only the WebSocket scripts need it
+
+    print(f"# websockets {websockets.__version__}")
+    checks = Checks()
+    try:
+        with Server([sys.argv[1]]) as server:
+            checks = make_checks(server.port)
+            asyncio.run(asyncio.wait_for(main(checks), total_timeout))
+            checks.check("server still running", server.running(),
+                         f"exited with {server.returncode}")
+    except Exception as error:  # noqa: BLE001 - a broken setup is a failure too
+        checks.fail_with("setup", error)
+    return checks.finish()
