@@ -1,6 +1,9 @@
 // The example server: the seed's ws:/contentType handler, echo and chat
 // sockets, one HTTP route with a path parameter, and the default site
-// (embedded, or a folder given with --root).
+// (embedded, or a folder given with --root), or a whole server read from
+// a JSON file with --config (app/config.cpp).
+
+#include "config.h"
 
 #include <sluice/broadcastrooms.h>
 #include <sluice/handlers.h>
@@ -9,6 +12,7 @@
 
 #include <QtCore/QCommandLineParser>
 #include <QtCore/QCoreApplication>
+#include <QtCore/QFileInfo>
 #include <QtCore/QSocketNotifier>
 
 #include <cerrno>
@@ -101,16 +105,28 @@ int main(int argc, char *argv[])
     const QCommandLineOption portOption(QStringLiteral("port"),
                                         QStringLiteral("Port to listen on (0 picks a free port)."),
                                         QStringLiteral("PORT"), QStringLiteral("8080"));
-    const QCommandLineOption bindOption(QStringLiteral("bind"),
-                                        QStringLiteral("Address to listen on (default: all)."),
-                                        QStringLiteral("ADDRESS"));
+    const QCommandLineOption bindOption(
+            QStringLiteral("bind"),
+            QStringLiteral("Address to listen on (default: all; repeatable)."),
+            QStringLiteral("ADDRESS"));
     const QCommandLineOption rootOption(
             QStringLiteral("root"),
             QStringLiteral("Serve the files in DIR (default: the embedded site)."),
             QStringLiteral("DIR"));
+    const QCommandLineOption configOption(
+            QStringLiteral("config"),
+            QStringLiteral("Read listen addresses, root, routes, error pages and limits from "
+                           "the JSON FILE; --port, --bind and --root override it."),
+            QStringLiteral("FILE"));
+    const QCommandLineOption checkConfigOption(
+            QStringLiteral("check-config"),
+            QStringLiteral("Validate the --config file, print the resolved route map and exit "
+                           "(0 when valid, 2 when not)."));
     parser.addOption(portOption);
     parser.addOption(bindOption);
     parser.addOption(rootOption);
+    parser.addOption(configOption);
+    parser.addOption(checkConfigOption);
     parser.process(app);
 
     bool portOk = false;
@@ -119,10 +135,57 @@ int main(int argc, char *argv[])
         std::fprintf(stderr, "sluice: invalid port: %s\n", qPrintable(parser.value(portOption)));
         return 1;
     }
-    QHostAddress address(QHostAddress::Any);
-    if (parser.isSet(bindOption) && !address.setAddress(parser.value(bindOption))) {
-        std::fprintf(stderr, "sluice: invalid address: %s\n", qPrintable(parser.value(bindOption)));
-        return 1;
+    QList<QHostAddress> bindAddresses;
+    for (const QString &text : parser.values(bindOption)) {
+        QHostAddress address;
+        if (!address.setAddress(text)) {
+            std::fprintf(stderr, "sluice: invalid address: %s\n", qPrintable(text));
+            return 1;
+        }
+        bindAddresses.append(address);
+    }
+
+    const bool checkOnly = parser.isSet(checkConfigOption);
+    if (checkOnly && !parser.isSet(configOption)) {
+        std::fprintf(stderr, "sluice: --check-config needs --config FILE\n");
+        return 2;
+    }
+    Config config;
+    if (parser.isSet(configOption) && !config.load(parser.value(configOption))) {
+        std::fprintf(stderr, "sluice: %s\n", qPrintable(config.errorString()));
+        return 2;
+    }
+
+    // The command line wins over the file: --bind replaces its addresses,
+    // --port replaces every port.
+    QList<Config::Listen> listen = config.listen();
+    if (!bindAddresses.isEmpty()) {
+        const quint16 bindPort = listen.isEmpty() ? quint16(8080) : listen.first().port;
+        listen.clear();
+        for (const QHostAddress &address : std::as_const(bindAddresses))
+            listen.append({address, bindPort});
+    }
+    if (listen.isEmpty())
+        listen.append({QHostAddress(QHostAddress::Any), quint16(8080)});
+    if (parser.isSet(portOption)) {
+        for (Config::Listen &entry : listen)
+            entry.port = quint16(port);
+    }
+    config.setListen(listen);
+    if (parser.isSet(rootOption))
+        config.setRoot(parser.value(rootOption));
+    else if (config.root().isEmpty())
+        config.setRoot(QStringLiteral(":/site"));
+
+    if (checkOnly) {
+        const QFileInfo root(config.root());
+        if (!root.isDir() || !root.isReadable()) {
+            std::fprintf(stderr, "sluice: --root: %s is not a readable directory\n",
+                         qPrintable(config.root()));
+            return 2;
+        }
+        std::fputs(qPrintable(config.describe()), stdout);
+        return 0;
     }
 
     if (!installQuitSignals(app)) {
@@ -132,21 +195,31 @@ int main(int argc, char *argv[])
 
     sluice::Server server;
     sluice::BroadcastRooms rooms(server.monitor());
-    mapRoutes(server, &rooms);
-    const QString home =
-            parser.isSet(rootOption) ? parser.value(rootOption) : QStringLiteral(":/site");
-    if (!server.setHome(home)) {
+    if (parser.isSet(configOption)) {
+        QString error;
+        if (!config.apply(server, &rooms, &error)) {
+            std::fprintf(stderr, "sluice: %s: %s\n", qPrintable(config.fileName()),
+                         qPrintable(error));
+            return 2;
+        }
+    } else {
+        mapRoutes(server, &rooms);
+    }
+    if (!server.setHome(config.root())) {
         std::fprintf(stderr, "sluice: --root: %s\n", qPrintable(server.errorString()));
         return 2;
     }
 
-    if (!server.listen(address, quint16(port))) {
-        const QString where = address.toString().contains(u':')
-                                      ? QStringLiteral("[%1]:%2").arg(address.toString()).arg(port)
-                                      : QStringLiteral("%1:%2").arg(address.toString()).arg(port);
+    for (const Config::Listen &entry : std::as_const(listen)) {
+        const QString address = entry.address.toString();
+        if (server.listen(entry.address, entry.port))
+            continue;
+        const QString where = address.contains(u':')
+                                      ? QStringLiteral("[%1]:%2").arg(address).arg(entry.port)
+                                      : QStringLiteral("%1:%2").arg(address).arg(entry.port);
         // The server's reason may name the address already; say it once.
         const QString reason = server.errorString();
-        if (reason.contains(address.toString()))
+        if (reason.contains(address))
             std::fprintf(stderr, "sluice: %s\n", qPrintable(reason));
         else
             std::fprintf(stderr, "sluice: cannot listen on %s: %s\n", qPrintable(where),

@@ -1,0 +1,303 @@
+// The app's JSON config through Config's API: a complete file maps onto a
+// Server, and every kind of mistake is refused with its exact message.
+
+#include "config.h"
+
+#include <sluice/broadcastrooms.h>
+#include <sluice/route.h>
+#include <sluice/router.h>
+#include <sluice/server.h>
+
+#include <QtCore/QDir>
+#include <QtCore/QFile>
+#include <QtCore/QJsonDocument>
+#include <QtCore/QTemporaryDir>
+#include <QtTest/QTest>
+
+class tst_Config : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void init();
+    void completeConfigApplies();
+    void defaultsWhenKeysAreMissing();
+    void errors_data();
+    void errors();
+    void syntaxErrorNamesLineAndColumn();
+    void missingFile();
+
+private:
+    QString write(const QString &name, const QByteArray &json);
+
+    std::unique_ptr<QTemporaryDir> m_dir;
+};
+
+QString tst_Config::write(const QString &name, const QByteArray &json)
+{
+    const QString path = m_dir->filePath(name);
+    QFile file(path);
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate) || file.write(json) != json.size())
+        qFatal("cannot write %s", qPrintable(path));
+    return path;
+}
+
+void tst_Config::init()
+{
+    m_dir = std::make_unique<QTemporaryDir>();
+    QVERIFY(m_dir->isValid());
+    QVERIFY(QDir(m_dir->path()).mkpath(QStringLiteral("www")));
+}
+
+void tst_Config::completeConfigApplies()
+{
+    const QString path = write(QStringLiteral("site.json"), R"J({
+        "listen": [{"address": "127.0.0.1", "port": 8080}, {"address": "::1", "port": 0}],
+        "root": "www",
+        "routes": [
+            {"uri": "ws:/contentType", "handler": "contentType"},
+            {"uri": "ws:/echo", "handler": "echo"},
+            {"uri": "ws:/chat/(?<room>\\w+)", "handler": "broadcast"},
+            {"uri": "ws:/tail", "exec": ["tail", "-f", "app.log"], "maxProcesses": 4},
+            {"uri": "ws:/script", "exec": ["bin/run.sh"]},
+            {"uri": "/old/(?<p>.*)", "forward": "/new/(p)"},
+            {"uri": "/away", "redirect": "https://example.com/"},
+            {"uri": "ws:/x", "handler": "echo", "subprotocols": ["v1", "v2"]}
+        ],
+        "errors": {"404": "/404.html", "500": "/oops"},
+        "limits": {"maxHeadBytes": 1000, "maxBodyBytes": 2000, "responseBufferBytes": 3000,
+                   "maxWebSocketMessageBytes": 4000, "monitorPayloadBytes": 0}
+    })J");
+    Config config;
+    QVERIFY2(config.load(path), qPrintable(config.errorString()));
+
+    QCOMPARE(config.listen().size(), 2);
+    QCOMPARE(config.listen().at(0).address, QHostAddress(QStringLiteral("127.0.0.1")));
+    QCOMPARE(config.listen().at(0).port, quint16(8080));
+    QCOMPARE(config.listen().at(1).address, QHostAddress(QStringLiteral("::1")));
+    QCOMPARE(config.listen().at(1).port, quint16(0));
+    QCOMPARE(config.root(), QDir(m_dir->path()).absoluteFilePath(QStringLiteral("www")));
+    QCOMPARE(config.routes().at(3).exec, QStringList({"tail", "-f", "app.log"}));
+    QCOMPARE(config.routes().at(4).exec.first(),
+             QDir(m_dir->path()).absoluteFilePath(QStringLiteral("bin/run.sh")));
+
+    sluice::Server server;
+    sluice::BroadcastRooms rooms;
+    QString error;
+    QVERIFY2(config.apply(server, &rooms, &error), qPrintable(error));
+
+    const QList<sluice::Route> routes = server.router()->routes();
+    using Kind = sluice::Route::Kind;
+    const QList<std::tuple<Kind, QString, QString>> expected = {
+            {Kind::WebSocket, QStringLiteral("ws:/contentType"), QStringLiteral("contentType")},
+            {Kind::WebSocket, QStringLiteral("ws:/echo"), QStringLiteral("echo")},
+            {Kind::WebSocket, QStringLiteral("ws:/chat/(?<room>\\w+)"),
+             QStringLiteral("broadcast")},
+            {Kind::WebSocket, QStringLiteral("ws:/tail"), QStringLiteral("exec")},
+            {Kind::WebSocket, QStringLiteral("ws:/script"), QStringLiteral("exec")},
+            {Kind::Forward, QStringLiteral("/old/(?<p>.*)"), QString()},
+            {Kind::Redirect, QStringLiteral("/away"), QString()},
+            {Kind::WebSocket, QStringLiteral("ws:/x"), QStringLiteral("echo")},
+    };
+    QCOMPARE(routes.size(), expected.size());
+    for (qsizetype i = 0; i < routes.size(); ++i) {
+        QCOMPARE(routes.at(i).kind(), std::get<0>(expected.at(i)));
+        QCOMPARE(routes.at(i).uri(), std::get<1>(expected.at(i)));
+        if (!std::get<2>(expected.at(i)).isEmpty())
+            QCOMPARE(routes.at(i).handlerName(), std::get<2>(expected.at(i)));
+    }
+    QCOMPARE(routes.at(5).target(), QStringLiteral("/new/(p)"));
+    QCOMPARE(routes.at(6).target(), QStringLiteral("https://example.com/"));
+    QCOMPARE(routes.at(7).subprotocols(), QStringList({"v1", "v2"}));
+
+    QCOMPARE(server.router()->errorStatuses().size(), 2);
+    QCOMPARE(server.router()->errorUri(404), QStringLiteral("/404.html"));
+    QCOMPARE(server.router()->errorUri(500), QStringLiteral("/oops"));
+
+    QCOMPARE(server.limits().maxHeadBytes, 1000);
+    QCOMPARE(server.limits().maxBodyBytes, 2000);
+    QCOMPARE(server.limits().responseBufferBytes, 3000);
+    QCOMPARE(server.limits().maxWebSocketMessageBytes, 4000);
+    QCOMPARE(server.limits().monitorPayloadBytes, 0);
+
+    const QString described = config.describe();
+    QVERIFY2(described.contains(QStringLiteral("route: WebSocket ws:/tail exec tail -f app.log "
+                                               "(at most 4 processes)\n")),
+             qPrintable(described));
+    QVERIFY2(described.contains(QStringLiteral("route: forward /old/(?<p>.*) /new/(p)\n"
+                                               "route: redirect /away https://example.com/\n")),
+             qPrintable(described));
+    QVERIFY2(described.contains(QStringLiteral("listen: [::1]:0\n")), qPrintable(described));
+}
+
+void tst_Config::defaultsWhenKeysAreMissing()
+{
+    Config config;
+    QVERIFY2(config.load(write(QStringLiteral("empty.json"), "{}")),
+             qPrintable(config.errorString()));
+    QVERIFY(config.listen().isEmpty());
+    QVERIFY(config.root().isEmpty());
+    QVERIFY(config.routes().isEmpty());
+    QCOMPARE(config.limits().maxBodyBytes, sluice::Limits().maxBodyBytes);
+
+    const QString path = write(QStringLiteral("listen.json"), R"({"listen": [{}]})");
+    QVERIFY2(config.load(path), qPrintable(config.errorString()));
+    QCOMPARE(config.listen().size(), 1);
+    QCOMPARE(config.listen().first().address, QHostAddress(QHostAddress::Any));
+    QCOMPARE(config.listen().first().port, quint16(8080));
+}
+
+void tst_Config::errors_data()
+{
+    QTest::addColumn<QByteArray>("json");
+    QTest::addColumn<QString>("message"); // after "<file>: "
+
+    QTest::newRow("not an object") << QByteArray("[]") << QStringLiteral("must be a JSON object");
+    QTest::newRow("unknown top key")
+            << QByteArray(R"({"colour": 1})") << QStringLiteral("colour: unknown key");
+    QTest::newRow("unknown route key")
+            << QByteArray(R"({"routes": [{"uri": "ws:/a", "handler": "echo", "colour": 1}]})")
+            << QStringLiteral("routes[0].colour: unknown key");
+    QTest::newRow("unknown limit") << QByteArray(R"({"limits": {"maxBytes": 1}})")
+                                   << QStringLiteral("limits.maxBytes: unknown key");
+    QTest::newRow("unknown listen key") << QByteArray(R"({"listen": [{"host": "x"}]})")
+                                        << QStringLiteral("listen[0].host: unknown key");
+    QTest::newRow("port too big") << QByteArray(R"({"listen": [{"port": 65536}]})")
+                                  << QStringLiteral(
+                                             "listen[0].port: must be an integer from 0 to 65535");
+    QTest::newRow("port not integer")
+            << QByteArray(R"({"listen": [{"port": 80.5}]})")
+            << QStringLiteral("listen[0].port: must be an integer from 0 to 65535");
+    QTest::newRow("port string") << QByteArray(R"({"listen": [{"port": "80"}]})")
+                                 << QStringLiteral(
+                                            "listen[0].port: must be an integer from 0 to 65535");
+    QTest::newRow("bad address")
+            << QByteArray(R"({"listen": [{"address": "localhost"}]})")
+            << QStringLiteral("listen[0].address: not an IPv4 or IPv6 address: \"localhost\"");
+    QTest::newRow("address type") << QByteArray(R"({"listen": [{"address": 127}]})")
+                                  << QStringLiteral("listen[0].address: must be a string");
+    QTest::newRow("listen empty") << QByteArray(R"({"listen": []})")
+                                  << QStringLiteral("listen: must be a non-empty array");
+    QTest::newRow("root type") << QByteArray(R"({"root": 1})")
+                               << QStringLiteral("root: must be a string");
+    QTest::newRow("root missing") << QByteArray(R"({"root": "nowhere"})")
+                                  << QStringLiteral(
+                                             "root: not a readable directory: %DIR%/nowhere");
+    QTest::newRow("routes type") << QByteArray(R"({"routes": {}})")
+                                 << QStringLiteral("routes: must be an array");
+    QTest::newRow("route not object") << QByteArray(R"({"routes": ["ws:/a"]})")
+                                      << QStringLiteral("routes[0]: must be an object");
+    QTest::newRow("uri missing") << QByteArray(R"({"routes": [{"handler": "echo"}]})")
+                                 << QStringLiteral("routes[0].uri: missing");
+    QTest::newRow("uri type") << QByteArray(R"({"routes": [{"uri": 5, "handler": "echo"}]})")
+                              << QStringLiteral("routes[0].uri: must be a string");
+    QTest::newRow("bad regex")
+            << QByteArray(R"({"routes": [{"uri": "ws:/a", "handler": "echo"},
+                                         {"uri": "/b", "forward": "/c"},
+                                         {"uri": "/d", "forward": "/e"},
+                                         {"uri": "/x/(?<a>[a-z]+", "forward": "/c"}]})")
+            << QStringLiteral("routes[3].uri: ")
+                       + sluice::Route(QStringLiteral("/x/(?<a>[a-z]+")).errorString();
+    QTest::newRow("unknown handler")
+            << QByteArray(R"({"routes": [{"uri": "ws:/a", "handler": "echo"},
+                                         {"uri": "ws:/b", "handler": "ecko"}]})")
+            << QStringLiteral("routes[1].handler: unknown handler \"ecko\" (known: contentType, "
+                              "echo, broadcast)");
+    QTest::newRow("handler type") << QByteArray(
+            R"({"routes": [{"uri": "ws:/a", "handler": ["echo"]}]})")
+                                  << QStringLiteral("routes[0].handler: must be a string");
+    QTest::newRow("no kind")
+            << QByteArray(R"({"routes": [{"uri": "ws:/a"}]})")
+            << QStringLiteral("routes[0]: needs exactly one of handler, exec, forward, redirect "
+                              "(has none)");
+    QTest::newRow("two kinds")
+            << QByteArray(R"({"routes": [{"uri": "ws:/a", "handler": "echo", "exec": ["cat"]}]})")
+            << QStringLiteral("routes[0]: needs exactly one of handler, exec, forward, redirect "
+                              "(has handler, exec)");
+    QTest::newRow("handler on http route")
+            << QByteArray(R"({"routes": [{"uri": "/a", "handler": "echo"}]})")
+            << QStringLiteral("routes[0].uri: \"/a\" is not a ws: route: a WebSocket handler "
+                              "needs a \"ws:\" key");
+    QTest::newRow("forward on ws route")
+            << QByteArray(R"({"routes": [{"uri": "ws:/a", "forward": "/b"}]})")
+            << QStringLiteral("routes[0].uri: \"ws:/a\" is a ws: route: it cannot forward or "
+                              "redirect to \"/b\"");
+    QTest::newRow("exec empty") << QByteArray(R"({"routes": [{"uri": "ws:/a", "exec": []}]})")
+                                << QStringLiteral("routes[0].exec: must name a program");
+    QTest::newRow("exec not strings")
+            << QByteArray(R"({"routes": [{"uri": "ws:/a", "exec": ["cat", 1]}]})")
+            << QStringLiteral("routes[0].exec[1]: must be a non-empty string");
+    QTest::newRow("exec string") << QByteArray(R"({"routes": [{"uri": "ws:/a", "exec": "cat"}]})")
+                                 << QStringLiteral("routes[0].exec: must be an array of strings");
+    QTest::newRow("maxProcesses zero")
+            << QByteArray(R"({"routes": [{"uri": "ws:/a", "exec": ["cat"], "maxProcesses": 0}]})")
+            << QStringLiteral("routes[0].maxProcesses: must be an integer from 1 to 100000");
+    QTest::newRow("maxProcesses without exec")
+            << QByteArray(R"({"routes": [{"uri": "ws:/a", "handler": "echo", "maxProcesses": 2}]})")
+            << QStringLiteral("routes[0].maxProcesses: only for exec routes");
+    QTest::newRow("subprotocols on http")
+            << QByteArray(R"({"routes": [{"uri": "/a", "forward": "/b", "subprotocols": ["v1"]}]})")
+            << QStringLiteral("routes[0].subprotocols: only for ws: routes");
+    QTest::newRow("forward to URL")
+            << QByteArray(R"({"routes": [{"uri": "/a", "forward": "https://example.com/"}]})")
+            << QStringLiteral("routes[0].forward: \"https://example.com/\" is a URL: use "
+                              "\"redirect\"");
+    QTest::newRow("redirect to path")
+            << QByteArray(R"({"routes": [{"uri": "/a", "redirect": "/b"}]})")
+            << QStringLiteral("routes[0].redirect: \"/b\" has no scheme: a redirect needs an "
+                              "absolute URL such as \"https://example.com/\" (use \"forward\" "
+                              "for a path on this server)");
+    QTest::newRow("error status") << QByteArray(R"({"errors": {"200": "/x"}})")
+                                  << QStringLiteral(
+                                             "errors.200: not an HTTP error status (400 to 599)");
+    QTest::newRow("error page type") << QByteArray(R"({"errors": {"404": 1}})")
+                                     << QStringLiteral("errors.404: must be a string");
+    QTest::newRow("error page path")
+            << QByteArray(R"({"errors": {"404": "x.html"}})")
+            << QStringLiteral("errors.404: must be a path starting with \"/\"");
+    QTest::newRow("limit zero")
+            << QByteArray(R"({"limits": {"maxBodyBytes": 0}})")
+            << QStringLiteral("limits.maxBodyBytes: must be an integer from 1 to 1099511627776");
+    QTest::newRow("limit negative monitor")
+            << QByteArray(R"({"limits": {"monitorPayloadBytes": -1}})")
+            << QStringLiteral(
+                       "limits.monitorPayloadBytes: must be an integer from 0 to 2147483647");
+}
+
+void tst_Config::errors()
+{
+    QFETCH(QByteArray, json);
+    QFETCH(QString, message);
+    const QString path = write(QStringLiteral("site.json"), json);
+    message.replace(QStringLiteral("%DIR%"), QDir(m_dir->path()).absolutePath());
+    Config config;
+    QVERIFY(!config.load(path));
+    QCOMPARE(config.errorString(), path + QStringLiteral(": ") + message);
+}
+
+void tst_Config::syntaxErrorNamesLineAndColumn()
+{
+    // The comma is missing before the second key's opening quote (line 3,
+    // column 5); QJsonDocument reports the offset just after that quote.
+    const QByteArray json = "{\n    \"root\": \"www\"\n    \"routes\": []\n}\n";
+    const QString path = write(QStringLiteral("broken.json"), json);
+    QJsonParseError expected;
+    QJsonDocument::fromJson(json, &expected);
+    QVERIFY(expected.error != QJsonParseError::NoError);
+
+    Config config;
+    QVERIFY(!config.load(path));
+    QCOMPARE(config.errorString(), path + QStringLiteral(":3:6: ") + expected.errorString());
+}
+
+void tst_Config::missingFile()
+{
+    Config config;
+    const QString path = m_dir->filePath(QStringLiteral("absent.json"));
+    QVERIFY(!config.load(path));
+    QVERIFY2(config.errorString().startsWith(path + QStringLiteral(": cannot read: ")),
+             qPrintable(config.errorString()));
+}
+
+QTEST_GUILESS_MAIN(tst_Config)
+#include "tst_config.moc"
