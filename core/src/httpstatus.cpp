@@ -15,14 +15,8 @@ HttpStatus::HttpStatus(int code, const QString &detail)
 
 QByteArray HttpStatus::reasonPhrase(int code)
 {
-    switch (code) {
-    case 418:
+    if (code == 418) // RFC 9110 reserves it; the parser library does not know it
         return QByteArrayLiteral("I'm a teapot");
-    case 426:
-        return QByteArrayLiteral("Upgrade Required");
-    default:
-        break;
-    }
     // The parser library keeps the IANA registry of reason phrases.
     const char *phrase = http_status_str(static_cast<enum http_status>(code));
     if (!phrase || qstrcmp(phrase, "<unknown>") == 0)

@@ -1,4 +1,5 @@
 #include "httpconnection_p.h"
+#include "httpdate_p.h"
 #include "logging_p.h"
 #include "websocket_p.h"
 #include "worker_p.h"
@@ -8,7 +9,6 @@
 #include <sluice/websocket.h>
 
 #include <QtCore/QDateTime>
-#include <QtCore/QLocale>
 #include <QtWebSockets/QWebSocket>
 #include <QtWebSockets/QWebSocketServer>
 
@@ -45,10 +45,7 @@ QByteArray Worker::dateHeader()
     const qint64 now = QDateTime::currentSecsSinceEpoch();
     if (now != m_dateSecond) {
         m_dateSecond = now;
-        m_date = QLocale::c()
-                         .toString(QDateTime::fromSecsSinceEpoch(now, Qt::UTC),
-                                   QStringLiteral("ddd, dd MMM yyyy hh:mm:ss 'GMT'"))
-                         .toLatin1();
+        m_date = formatHttpDate(QDateTime::fromSecsSinceEpoch(now, Qt::UTC));
     }
     return m_date;
 }
