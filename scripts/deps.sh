@@ -4,11 +4,11 @@
 # needs nothing but these scripts.
 
 # shellcheck disable=SC2034 # used by the scripts that source this file
-SLUICE_BUILD_PACKAGES=(qt6-base-dev qt6-websockets-dev libhttp-parser-dev cmake ninja-build g++
-                       pkg-config)
+SLUICE_BUILD_PACKAGES=(qt6-base-dev qt6-websockets-dev libhttp-parser-dev libcrypt-dev cmake
+                       ninja-build g++ pkg-config)
 # The third-party peers the test suites talk to.
 # shellcheck disable=SC2034
-SLUICE_TEST_PACKAGES=(curl python3 python3-websockets chromium)
+SLUICE_TEST_PACKAGES=(curl python3 python3-websockets chromium openssl)
 
 sluice_package_installed()
 {

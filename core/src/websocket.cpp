@@ -174,10 +174,14 @@ void WebSocket::record(int opcode, int direction, const QByteArray &payload, qin
     event.size = size >= 0 ? size : payload.size();
     event.payload = payload.size() > m_monitor->payloadCap() ? payload.left(m_monitor->payloadCap())
                                                              : payload;
-    if (event.direction == Direction::Incoming)
+    const bool data = event.opcode == Opcode::Text || event.opcode == Opcode::Binary;
+    if (event.direction == Direction::Incoming) {
         m_bytesIn += event.size;
-    else
+        m_messagesIn += data;
+    } else {
         m_bytesOut += event.size;
+        m_messagesOut += data;
+    }
     m_monitor->post(std::move(event));
 }
 
@@ -194,10 +198,16 @@ void WebSocket::onDisconnected()
         event.connectionId = m_context->id;
         event.timeUs = MonitorEvent::now();
         event.route = m_context->route.uri();
+        event.target = QString::fromUtf8(m_context->request.target());
+        // The socket forgets its peer once disconnected; the request did not.
+        event.peerAddress = m_context->request.peerAddress();
+        event.peerPort = m_context->request.peerPort();
         event.closeCode = code;
         event.reason = reason;
         event.bytesIn = m_bytesIn;
         event.bytesOut = m_bytesOut;
+        event.messagesIn = m_messagesIn;
+        event.messagesOut = m_messagesOut;
         event.durationUs = event.timeUs - m_openedUs;
         m_monitor->post(std::move(event));
         MonitorEvent closed;

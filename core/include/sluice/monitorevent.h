@@ -21,7 +21,7 @@ public:
         HttpExchange, // method, target, status, route, bytesIn/Out, durationUs
         WebSocketOpened, // route, target, subprotocol
         WebSocketMessage, // direction, opcode, size, payload
-        WebSocketClosed, // closeCode, reason, durationUs
+        WebSocketClosed, // peer, target, closeCode, reason, durationUs, bytes and messages
         RoomJoined, // room, size: members now
         RoomLeft, // room, size: members now
         Error, // status or closeCode, reason
@@ -50,6 +50,8 @@ public:
     QByteArray payload; // the first Limits::monitorPayloadBytes of a message
     qint64 bytesIn = 0;
     qint64 bytesOut = 0;
+    qint64 messagesIn = 0; // WebSocketClosed: data messages (text and binary)
+    qint64 messagesOut = 0;
     qint64 durationUs = 0;
 
     static qint64 now();

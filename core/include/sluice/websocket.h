@@ -68,6 +68,8 @@ private:
     qint64 m_openedUs;
     qint64 m_bytesIn = 0;
     qint64 m_bytesOut = 0;
+    qint64 m_messagesIn = 0;
+    qint64 m_messagesOut = 0;
     bool m_closed = false;
 };
 

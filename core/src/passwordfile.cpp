@@ -1,0 +1,1 @@
+// placeholder: a helper is writing this file
