@@ -27,6 +27,17 @@ void Dispatcher::dispatch(HttpConnect *connect, std::function<void()> last)
     runFilters(connect, std::move(filters), 0, std::move(last));
 }
 
+void Dispatcher::runFilters(HttpConnect *connect, const QList<Filter> &filters,
+                            std::function<void()> then)
+{
+    if (filters.isEmpty()) {
+        then();
+        return;
+    }
+    runFilters(QPointer<HttpConnect>(connect), std::make_shared<const QList<Filter>>(filters), 0,
+               std::move(then));
+}
+
 void Dispatcher::runFilters(QPointer<HttpConnect> connect,
                             std::shared_ptr<const QList<Filter>> filters, qsizetype index,
                             std::function<void()> last)
@@ -94,20 +105,15 @@ void Dispatcher::route(HttpConnect *connect)
     case RouteMatch::Found:
         connect->m_params = match.params;
         connect->m_route = match.route.uri();
-        switch (match.route.kind()) {
-        case Route::Kind::Http:
-            invoke(connect, match.route.httpHandler());
+        if (!match.route.filters().isEmpty()) {
+            QPointer<HttpConnect> guard(connect);
+            runFilters(connect, match.route.filters(), [this, guard, match] {
+                if (guard)
+                    serve(guard, match);
+            });
             return;
-        case Route::Kind::Forward:
-            forward(connect, match.route.expandTarget(match.params));
-            return;
-        case Route::Kind::Redirect:
-            redirect(connect, match.route.expandTarget(match.params), 302);
-            return;
-        case Route::Kind::WebSocket:
-            break;
         }
-        fail(connect, 500);
+        serve(connect, match);
         return;
     case RouteMatch::MethodNotAllowed:
         fail(connect, 405, QString(), {{"Allow", match.allowedMethods.join(", ")}});
@@ -123,6 +129,24 @@ void Dispatcher::route(HttpConnect *connect)
         fail(connect, 404);
         return;
     }
+}
+
+void Dispatcher::serve(HttpConnect *connect, const RouteMatch &match)
+{
+    switch (match.route.kind()) {
+    case Route::Kind::Http:
+        invoke(connect, match.route.httpHandler());
+        return;
+    case Route::Kind::Forward:
+        forward(connect, match.route.expandTarget(match.params));
+        return;
+    case Route::Kind::Redirect:
+        redirect(connect, match.route.expandTarget(match.params), 302);
+        return;
+    case Route::Kind::WebSocket:
+        break;
+    }
+    fail(connect, 500);
 }
 
 void Dispatcher::forward(HttpConnect *connect, const QString &uri)

@@ -3,6 +3,7 @@
 
 #include <sluice/handler.h>
 #include <sluice/httpconnect.h>
+#include <sluice/routematch.h>
 
 #include <QtCore/QPointer>
 
@@ -25,6 +26,8 @@ public:
     void dispatch(HttpConnect *connect, std::function<void()> last = {});
 
     void route(HttpConnect *connect);
+    // Runs filters, then then() when the chain gets through all of them.
+    void runFilters(HttpConnect *connect, const QList<Filter> &filters, std::function<void()> then);
     void forward(HttpConnect *connect, const QString &uri);
     void include(HttpConnect *connect, const QString &uri);
     void redirect(HttpConnect *connect, const QString &url, int status);
@@ -39,6 +42,8 @@ private:
     // Runs call, turning what it throws into an error response. False if it threw.
     bool guarded(HttpConnect *connect, const std::function<void()> &call);
     void invoke(HttpConnect *connect, const HttpHandler &handler);
+    // Runs the matched route: its handler, forward or redirect.
+    void serve(HttpConnect *connect, const RouteMatch &match);
     void finishUnlessDeferred(HttpConnect *connect);
 
     Router *m_router;

@@ -1,5 +1,6 @@
 #include <sluice/contenttype.h>
 #include <sluice/handlers.h>
+#include <sluice/httpconnect.h>
 #include <sluice/websocket.h>
 
 namespace sluice {
@@ -20,6 +21,17 @@ WebSocketHandler echo()
     return [](WebSocket *socket) {
         QObject::connect(socket, &WebSocket::textReceived, socket, &WebSocket::sendText);
         QObject::connect(socket, &WebSocket::binaryReceived, socket, &WebSocket::sendBinary);
+    };
+}
+
+HttpHandler hello()
+{
+    return [](HttpConnect &connect) {
+        QString name = connect.param(QStringLiteral("name"));
+        if (name.isEmpty())
+            name = QStringLiteral("world");
+        connect.response().setContentType("text/plain; charset=utf-8");
+        connect.response().write(QStringLiteral("Hello %1\n").arg(name));
     };
 }
 

@@ -74,6 +74,12 @@ void HttpConnection::closeWhenIdle()
     }
 }
 
+void HttpConnection::abort()
+{
+    if (m_socket)
+        m_socket->abort();
+}
+
 void HttpConnection::scheduleProcessInput()
 {
     if (m_processQueued)
@@ -208,7 +214,7 @@ void HttpConnection::startWebSocket()
         return;
     }
     const auto key = QByteArray::fromBase64Encoding(request.header("Sec-WebSocket-Key").trimmed(),
-                                                   QByteArray::AbortOnBase64DecodingErrors);
+                                                    QByteArray::AbortOnBase64DecodingErrors);
     if (!key || key.decoded.size() != 16) {
         reject(400, "Sec-WebSocket-Key is not 16 bytes in base64");
         return;
@@ -232,7 +238,7 @@ void HttpConnection::startWebSocket()
     m_connect = connect;
 
     QPointer<HttpConnection> self(this);
-    m_worker->dispatcher()->dispatch(connect, [self, connect, match] {
+    const auto handOff = [self, connect, match] {
         if (!self || !self->m_socket || connect->isFinished())
             return;
         auto context = std::make_unique<WebSocketContext>();
@@ -249,6 +255,11 @@ void HttpConnection::startWebSocket()
         self->m_worker->handOff(socket, std::move(context));
         self->m_worker->removeConnection(self, true);
         self->deleteLater();
+    };
+    m_worker->dispatcher()->dispatch(connect, [self, connect, match, handOff] {
+        if (!self || connect->isFinished())
+            return;
+        self->m_worker->dispatcher()->runFilters(connect, match.route.filters(), handOff);
     });
 }
 
@@ -260,12 +271,12 @@ void HttpConnection::reject(int status, const QByteArray &detail, const HttpHead
         qCDebug(lcHttp) << "connection" << m_id << "rejected with" << status << ':' << detail;
     const QByteArray body = Dispatcher::errorBody(status, QString::fromUtf8(detail));
     QByteArray response = "HTTP/1.1 " + QByteArray::number(status) + ' '
-            + HttpStatus::reasonPhrase(status) + "\r\nDate: " + m_worker->dateHeader()
-            + "\r\nServer: " + m_worker->serverName() + "\r\n";
+                          + HttpStatus::reasonPhrase(status) + "\r\nDate: " + m_worker->dateHeader()
+                          + "\r\nServer: " + m_worker->serverName() + "\r\n";
     for (const HttpHeader &header : headers)
         response += header.first + ": " + header.second + "\r\n";
     response += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: "
-            + QByteArray::number(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+                + QByteArray::number(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
     m_responseBytes = response.size();
     write(response);
     postExchangeEvent(status);

@@ -35,6 +35,8 @@ public:
     quint64 id() const { return m_id; }
     // Ends the connection once the response in flight (if any) is sent.
     void closeWhenIdle();
+    // Cuts the connection now, response in flight or not.
+    void abort();
 
     void sendHead(const HttpResponse &response, qint64 contentLength) override;
     void sendBody(const QByteArray &data) override;

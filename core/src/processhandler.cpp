@@ -1,3 +1,5 @@
+#include <sluice/chain.h>
+#include <sluice/httpconnect.h>
 #include <sluice/processhandler.h>
 #include <sluice/websocket.h>
 
@@ -247,6 +249,18 @@ void ProcessHandler::operator()(WebSocket *socket) const
     });
 
     process->start(QIODevice::ReadWrite);
+}
+
+Filter ProcessHandler::admission() const
+{
+    return [running = m_running, max = m_maxProcesses](HttpConnect &connect, Chain chain) {
+        if (running->load() < max) {
+            chain();
+            return;
+        }
+        connect.error(503, QStringLiteral("all %1 processes of this route are running").arg(max),
+                      {{"Retry-After", "1"}});
+    };
 }
 
 } // namespace sluice

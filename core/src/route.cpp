@@ -356,6 +356,20 @@ Route Route::withWebSocketHandler(WebSocketHandler handler, const QStringList &s
     return route;
 }
 
+QList<Filter> Route::filters() const
+{
+    return d ? d->filters : QList<Filter>();
+}
+
+Route Route::withFilters(const QList<Filter> &filters) const
+{
+    auto data = std::make_shared<RouteData>(d ? *d : emptyRouteData());
+    data->filters = filters;
+    Route route;
+    route.d = std::move(data);
+    return route;
+}
+
 Route Route::withTarget(const QString &target) const
 {
     auto data = std::make_shared<RouteData>(d ? *d : emptyRouteData());

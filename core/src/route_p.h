@@ -25,6 +25,7 @@ struct RouteData
     QString handlerName;
     HttpHandler httpHandler;
     WebSocketHandler webSocketHandler;
+    QList<Filter> filters;
 };
 
 namespace route_p {

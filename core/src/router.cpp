@@ -154,6 +154,22 @@ std::shared_ptr<const RouterTable> Router::table() const
 
 // Copy-on-write: matches in flight keep reading the table they hold while the
 // change works on a copy. change returns false when it changed nothing.
+void Router::replace(const Router &other)
+{
+    if (&other == this)
+        return;
+    const std::shared_ptr<const RouterTable> table = other.table();
+    change([&table](RouterTable &next) {
+        next.routes = table->routes;
+        next.filters = table->filters;
+        next.errors = table->errors;
+        next.fallback = table->fallback;
+        next.fallbackName = table->fallbackName;
+        next.cache.clear();
+        return true;
+    });
+}
+
 template<typename Change>
 void Router::change(Change &&change)
 {
@@ -190,7 +206,8 @@ bool Router::map(const QString &uri, HttpHandler handler, const MapOptions &opti
         return fail(m_mutex, m_errorString,
                     QStringLiteral("no handler for \"%1\" (unmap() removes a route)").arg(uri));
     }
-    return addRoute(route.withHttpHandler(std::move(handler), options.handlerName),
+    return addRoute(route.withHttpHandler(std::move(handler), options.handlerName)
+                            .withFilters(options.filters),
                     options.preceding);
 }
 
@@ -210,7 +227,8 @@ bool Router::map(const QString &uri, WebSocketHandler handler, const MapOptions 
                     QStringLiteral("no handler for \"%1\" (unmap() removes a route)").arg(uri));
     }
     return addRoute(route.withWebSocketHandler(std::move(handler), options.subprotocols,
-                                               options.handlerName),
+                                               options.handlerName)
+                            .withFilters(options.filters),
                     options.preceding);
 }
 
@@ -229,7 +247,7 @@ bool Router::map(const QString &uri, const QString &target, const MapOptions &op
         return fail(m_mutex, m_errorString,
                     QStringLiteral("empty target for \"%1\" (unmap() removes a route)").arg(uri));
     }
-    return addRoute(route.withTarget(target), options.preceding);
+    return addRoute(route.withTarget(target).withFilters(options.filters), options.preceding);
 }
 
 bool Router::unmap(const QString &uri)

@@ -4,6 +4,7 @@
 #include "logging_p.h"
 #include "worker_p.h"
 
+#include <QtCore/QTimer>
 #include <QtNetwork/QTcpServer>
 
 namespace sluice {
@@ -106,6 +107,43 @@ void Server::close()
 {
     m_listeners.clear();
     m_worker->closeAll();
+}
+
+void Server::shutdown(int graceMs)
+{
+    if (m_shuttingDown)
+        return;
+    m_shuttingDown = true;
+    qCInfo(lcServer) << "shutting down with" << connectionCount() << "connections open";
+    close();
+
+    // The timer is also the context of the connections below: deleting it
+    // ends them.
+    auto *graceTimer = new QTimer(this);
+    graceTimer->setSingleShot(true);
+    const auto finish = [this, graceTimer] {
+        if (graceTimer->property("finished").toBool())
+            return;
+        graceTimer->setProperty("finished", true);
+        graceTimer->stop();
+        graceTimer->deleteLater();
+        Q_EMIT shutdownFinished();
+    };
+    connect(m_worker.get(), &Worker::connectionClosed, graceTimer, [this, finish] {
+        if (connectionCount() == 0)
+            finish();
+    });
+    connect(graceTimer, &QTimer::timeout, this, [this, finish] {
+        if (const int open = connectionCount()) {
+            qCWarning(lcServer) << "grace period over: cutting" << open << "connections";
+            m_worker->abortAll();
+        }
+        finish();
+    });
+    graceTimer->start(qMax(0, graceMs));
+    // Nothing open: finish from the event loop, so that callers connect first.
+    if (connectionCount() == 0)
+        QMetaObject::invokeMethod(graceTimer, finish, Qt::QueuedConnection);
 }
 
 int Server::connectionCount() const

@@ -149,6 +149,23 @@ void Worker::closeAll()
         connection->closeWhenIdle();
     for (WebSocket *socket : QHash<quint64, WebSocket *>(m_webSockets))
         socket->close(1001, QStringLiteral("server shutting down"));
+    // A handshake still in Qt's hands would open a WebSocket nobody closes.
+    for (const auto &pending : QHash<PeerKey, std::shared_ptr<WebSocketContext>>(m_pending)) {
+        if (pending->tcpSocket)
+            pending->tcpSocket->abort();
+    }
+}
+
+void Worker::abortAll()
+{
+    for (HttpConnection *connection : QSet<HttpConnection *>(m_connections))
+        connection->abort();
+    for (WebSocket *socket : QHash<quint64, WebSocket *>(m_webSockets))
+        socket->socket()->abort();
+    for (const auto &pending : QHash<PeerKey, std::shared_ptr<WebSocketContext>>(m_pending)) {
+        if (pending->tcpSocket)
+            pending->tcpSocket->abort();
+    }
 }
 
 } // namespace sluice

@@ -44,6 +44,8 @@ public:
     // Closes idle HTTP connections now, busy ones after their response, and
     // WebSockets with 1001.
     void closeAll();
+    // Cuts every connection still open, handshakes included.
+    void abortAll();
 
     int connectionCount() const
     {

@@ -59,6 +59,7 @@ private Q_SLOTS:
     void programIgnoringTermIsKilled();
     void missingProgramClosesWith1011();
     void maxProcessesRefusesWith1013();
+    void admissionAnswers503BeforeTheUpgrade();
     void splitWritesAreReassembled();
     void stderrGoesToTheLog();
     void longLineWithoutNewlineIsBounded();
@@ -70,6 +71,7 @@ private:
     QTemporaryDir m_dir;
     quint16 m_port = 0;
     std::unique_ptr<sluice::ProcessHandler> m_limited;
+    std::unique_ptr<sluice::ProcessHandler> m_admitted;
 };
 
 QString tst_ProcessHandler::script(const QString &name, const QByteArray &body)
@@ -118,6 +120,11 @@ void tst_ProcessHandler::initTestCase()
     m_limited = std::make_unique<sluice::ProcessHandler>(QStringList {QStringLiteral("/bin/cat")});
     m_limited->setMaxProcesses(1);
     QVERIFY(m_server->map(QStringLiteral("ws:/limited"), *m_limited));
+    m_admitted = std::make_unique<sluice::ProcessHandler>(QStringList {QStringLiteral("/bin/cat")});
+    m_admitted->setMaxProcesses(1);
+    sluice::MapOptions admittedOptions;
+    admittedOptions.filters.append(m_admitted->admission());
+    QVERIFY(m_server->map(QStringLiteral("ws:/admitted"), *m_admitted, admittedOptions));
     QVERIFY(m_server->map(
             QStringLiteral("ws:/split"),
             sh(QStringLiteral("split.sh"),
@@ -295,6 +302,43 @@ void tst_ProcessHandler::maxProcessesRefusesWith1013()
     QCOMPARE(texts(third), QStringList {QStringLiteral("my turn")});
     third.socket().close();
     QVERIFY(waitForClose(third));
+}
+
+void tst_ProcessHandler::admissionAnswers503BeforeTheUpgrade()
+{
+    Client first;
+    QVERIFY2(first.open(m_port, QStringLiteral("/admitted")), qPrintable(first.errorString()));
+    QTRY_COMPARE_WITH_TIMEOUT(m_admitted->runningProcesses(), 1, kTimeout);
+
+    QTcpSocket raw;
+    raw.connectToHost(QHostAddress::LocalHost, m_port);
+    QVERIFY(raw.waitForConnected(kTimeout));
+    raw.write("GET /admitted HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+              "Sec-WebSocket-Version: 13\r\n\r\n");
+    QByteArray data;
+    QVERIFY(QTest::qWaitFor(
+            [&] {
+                data += raw.readAll();
+                return raw.state() == QAbstractSocket::UnconnectedState
+                       || data.contains("processes of this route are running\n");
+            },
+            kTimeout));
+    QVERIFY2(data.startsWith("HTTP/1.1 503 Service Unavailable\r\n"), data.constData());
+    QVERIFY2(data.contains("\r\nRetry-After: 1\r\n"), data.constData());
+    QVERIFY2(data.contains("all 1 processes of this route are running"), data.constData());
+    QCOMPARE(m_admitted->runningProcesses(), 1);
+
+    first.socket().close();
+    QVERIFY(waitForClose(first));
+    QTRY_COMPARE_WITH_TIMEOUT(m_admitted->runningProcesses(), 0, kTimeout);
+    Client second;
+    QVERIFY2(second.open(m_port, QStringLiteral("/admitted")), qPrintable(second.errorString()));
+    second.socket().sendTextMessage(QStringLiteral("admitted now"));
+    QVERIFY(second.waitForCount(1));
+    QCOMPARE(texts(second), QStringList {QStringLiteral("admitted now")});
+    second.socket().close();
+    QVERIFY(waitForClose(second));
 }
 
 void tst_ProcessHandler::splitWritesAreReassembled()

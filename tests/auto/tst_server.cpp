@@ -1,9 +1,12 @@
 #include "testclient.h"
+#include "wstestclient.h"
 
 #include <sluice/chain.h>
 #include <sluice/httpconnect.h>
 #include <sluice/httpstatus.h>
+#include <sluice/router.h>
 #include <sluice/server.h>
+#include <sluice/websocket.h>
 
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QTimer>
@@ -71,6 +74,13 @@ private Q_SLOTS:
     void closeStopsListening();
     void connectionCount();
     void portInUse();
+    void routeFiltersRunAfterServerFilters();
+    void routeFilterAnswersUpgrade();
+    void replaceSwapsTheWholeMapping();
+    void shutdownWithNothingOpen();
+    void shutdownFinishesResponseInFlight();
+    void shutdownClosesWebSocketsWithGoingAway();
+    void shutdownCutsWhatOutlivesGrace();
 
 private:
     void start();
@@ -676,6 +686,200 @@ void tst_Server::portInUse()
     QVERIFY2(error.contains(QLatin1String("127.0.0.1")), qPrintable(error));
     QVERIFY2(error.contains(QString::number(port)), qPrintable(error));
     QVERIFY(!m_server->isListening());
+}
+
+void tst_Server::routeFiltersRunAfterServerFilters()
+{
+    QStringList order;
+    m_server->filter(QStringLiteral("/.*"), [&order](HttpConnect &, Chain chain) {
+        order.append(QStringLiteral("server"));
+        chain();
+    });
+    sluice::MapOptions options;
+    options.filters.append([&order](HttpConnect &, Chain chain) {
+        order.append(QStringLiteral("route"));
+        chain();
+    });
+    options.filters.append([&order](HttpConnect &c, Chain chain) {
+        order.append(QStringLiteral("route2"));
+        if (c.request().url().query() == QLatin1String("stop")) {
+            c.error(403, QStringLiteral("stopped by the route"));
+            return;
+        }
+        chain();
+    });
+    m_server->map(
+            QStringLiteral("/guarded"),
+            [&order](HttpConnect &c) {
+                order.append(QStringLiteral("handler"));
+                c.response().write("ok");
+            },
+            options);
+    m_server->map(QStringLiteral("/open"), [&order](HttpConnect &c) {
+        order.append(QStringLiteral("handler"));
+        c.response().write("open");
+    });
+    start();
+
+    Response response = get("/guarded");
+    QCOMPARE(response.status, 200);
+    QCOMPARE(response.body, "ok");
+    QCOMPARE(order, (QStringList {QStringLiteral("server"), QStringLiteral("route"),
+                                  QStringLiteral("route2"), QStringLiteral("handler")}));
+
+    order.clear();
+    response = get("/guarded?stop");
+    QCOMPARE(response.status, 403);
+    QVERIFY(response.body.contains("stopped by the route"));
+    QCOMPARE(order, (QStringList {QStringLiteral("server"), QStringLiteral("route"),
+                                  QStringLiteral("route2")}));
+
+    // Another route does not run them.
+    order.clear();
+    QCOMPARE(get("/open").body, "open");
+    QCOMPARE(order, (QStringList {QStringLiteral("server"), QStringLiteral("handler")}));
+}
+
+void tst_Server::routeFilterAnswersUpgrade()
+{
+    int handlerRuns = 0;
+    bool busy = true;
+    sluice::MapOptions options;
+    options.filters.append([&busy](HttpConnect &c, Chain chain) {
+        if (busy) {
+            c.error(503, QStringLiteral("busy"), {{"Retry-After", "1"}});
+            return;
+        }
+        chain();
+    });
+    m_server->map(
+            QStringLiteral("ws:/guarded"),
+            [&handlerRuns](sluice::WebSocket *socket) {
+                ++handlerRuns;
+                socket->sendText(QStringLiteral("welcome"));
+            },
+            options);
+    start();
+
+    const Response refused = send(upgradeHead("/guarded"));
+    QCOMPARE(refused.status, 503);
+    QCOMPARE(refused.header("Retry-After"), "1");
+    QVERIFY(refused.body.contains("busy"));
+    QCOMPARE(handlerRuns, 0);
+
+    busy = false;
+    wstestclient::Client client;
+    QVERIFY2(client.open(m_port, QStringLiteral("/guarded")), qPrintable(client.errorString()));
+    QVERIFY(client.waitForCount(1));
+    QCOMPARE(client.received().first().text, QStringLiteral("welcome"));
+    QCOMPARE(handlerRuns, 1);
+}
+
+void tst_Server::replaceSwapsTheWholeMapping()
+{
+    m_server->map(QStringLiteral("/old"), [](HttpConnect &c) { c.response().write("old"); });
+    start();
+    Client keepAlive;
+    QVERIFY(keepAlive.connectTo(m_port));
+    QCOMPARE(keepAlive.get("/old").body, "old");
+
+    QSignalSpy changed(m_server->router(), &sluice::Router::routesChanged);
+    sluice::Router fresh;
+    fresh.map(QStringLiteral("/new"), [](HttpConnect &c) { c.response().write("new"); });
+    fresh.filter(QStringLiteral("/new"), [](HttpConnect &c, Chain chain) {
+        c.response().setHeader("X-Filtered", "yes");
+        chain();
+    });
+    fresh.mapError(404, [](HttpConnect &c) { c.response().write("custom 404"); });
+    m_server->router()->replace(fresh);
+    QCOMPARE(changed.size(), 1);
+
+    // The same keep-alive connection sees the new mapping, and only it.
+    const Response added = keepAlive.get("/new");
+    QCOMPARE(added.status, 200);
+    QCOMPARE(added.body, "new");
+    QCOMPARE(added.header("X-Filtered"), "yes");
+    const Response gone = keepAlive.get("/old");
+    QCOMPARE(gone.status, 404);
+    QCOMPARE(gone.body, "custom 404");
+    QCOMPARE(m_server->router()->routes().size(), 1);
+}
+
+void tst_Server::shutdownWithNothingOpen()
+{
+    start();
+    QSignalSpy finished(m_server.get(), &sluice::Server::shutdownFinished);
+    m_server->shutdown(5000);
+    QVERIFY(m_server->isShuttingDown());
+    QVERIFY(!m_server->isListening());
+    QVERIFY(finished.wait(2000));
+    QCOMPARE(finished.size(), 1);
+}
+
+void tst_Server::shutdownFinishesResponseInFlight()
+{
+    // A deferred response that completes 300 ms after the shutdown began.
+    m_server->map(QStringLiteral("/slow"), [this](HttpConnect &c) {
+        c.defer();
+        QTimer::singleShot(300, &c, [&c] { c.response().end("finally"); });
+        QMetaObject::invokeMethod(
+                m_server.get(), [this] { m_server->shutdown(5000); }, Qt::QueuedConnection);
+    });
+    start();
+    QSignalSpy finished(m_server.get(), &sluice::Server::shutdownFinished);
+    Client client;
+    QVERIFY(client.connectTo(m_port));
+    client.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    Response response;
+    QVERIFY2(client.read(&response), TRANSCRIPT(client));
+    QCOMPARE(response.status, 200);
+    QCOMPARE(response.body, "finally");
+    // The connection does not stay for another request.
+    QVERIFY(response.headerHasToken("Connection", "close"));
+    QVERIFY2(client.waitForClosed(), TRANSCRIPT(client));
+    QVERIFY(finished.wait(3000) || finished.size() == 1);
+    QCOMPARE(m_server->connectionCount(), 0);
+}
+
+void tst_Server::shutdownClosesWebSocketsWithGoingAway()
+{
+    m_server->map(QStringLiteral("ws:/stay"), [](sluice::WebSocket *) {});
+    start();
+    wstestclient::Client first;
+    wstestclient::Client second;
+    QVERIFY(first.open(m_port, QStringLiteral("/stay")));
+    QVERIFY(second.open(m_port, QStringLiteral("/stay")));
+    QTRY_COMPARE(m_server->connectionCount(), 2);
+
+    QSignalSpy finished(m_server.get(), &sluice::Server::shutdownFinished);
+    m_server->shutdown(5000);
+    QTRY_COMPARE_WITH_TIMEOUT(first.socket().state(), QAbstractSocket::UnconnectedState, 5000);
+    QTRY_COMPARE_WITH_TIMEOUT(second.socket().state(), QAbstractSocket::UnconnectedState, 5000);
+    QCOMPARE(first.socket().closeCode(), QWebSocketProtocol::CloseCodeGoingAway);
+    QCOMPARE(second.socket().closeCode(), QWebSocketProtocol::CloseCodeGoingAway);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 5000);
+    QCOMPARE(m_server->connectionCount(), 0);
+}
+
+void tst_Server::shutdownCutsWhatOutlivesGrace()
+{
+    // A response that would never end.
+    m_server->map(QStringLiteral("/forever"), [](HttpConnect &c) { c.defer(); });
+    start();
+    Client client;
+    QVERIFY(client.connectTo(m_port));
+    client.send("GET /forever HTTP/1.1\r\nHost: x\r\n\r\n");
+    QTRY_COMPARE(m_server->connectionCount(), 1);
+    QTest::qWait(50);
+
+    QSignalSpy finished(m_server.get(), &sluice::Server::shutdownFinished);
+    QElapsedTimer timer;
+    timer.start();
+    m_server->shutdown(200);
+    QVERIFY(finished.wait(5000));
+    QVERIFY2(timer.elapsed() >= 150, QByteArray::number(timer.elapsed()).constData());
+    QVERIFY2(client.waitForClosed(), TRANSCRIPT(client));
+    QCOMPARE(m_server->connectionCount(), 0);
 }
 
 QTEST_GUILESS_MAIN(tst_Server)

@@ -12,6 +12,9 @@ namespace handlers {
 SLUICE_CORE_EXPORT WebSocketHandler contentType();
 // Sends every text and binary message back as it came.
 SLUICE_CORE_EXPORT WebSocketHandler echo();
+// An HTTP handler for trying a server out: "Hello <name>" as text/plain,
+// the name from the route's "name" parameter ("world" without one).
+SLUICE_CORE_EXPORT HttpHandler hello();
 
 } // namespace handlers
 } // namespace sluice

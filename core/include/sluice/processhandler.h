@@ -1,6 +1,7 @@
 #ifndef SLUICE_PROCESSHANDLER_H
 #define SLUICE_PROCESSHANDLER_H
 
+#include <sluice/handler.h>
 #include <sluice/sluiceglobal.h>
 
 #include <QtCore/QProcessEnvironment>
@@ -46,6 +47,12 @@ public:
     void setEnvironment(const QProcessEnvironment &environment) { m_environment = environment; }
 
     void operator()(WebSocket *socket) const;
+
+    // A filter for the route (MapOptions::filters) that answers an upgrade
+    // with 503 and Retry-After while maxProcesses() programs run, so that
+    // clients hear "busy" over HTTP instead of after the handshake. Upgrades
+    // admitted at the same moment can still meet the 1013 close.
+    Filter admission() const;
 
 private:
     QStringList m_command;

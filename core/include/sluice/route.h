@@ -5,6 +5,7 @@
 #include <sluice/sluiceglobal.h>
 
 #include <QtCore/QHash>
+#include <QtCore/QList>
 #include <QtCore/QString>
 #include <QtCore/QStringList>
 
@@ -48,12 +49,15 @@ public:
 
     HttpHandler httpHandler() const;
     WebSocketHandler webSocketHandler() const;
+    // Filters for this route only, run after the router's own.
+    QList<Filter> filters() const;
 
     // Used by the router to finish a parsed route.
     Route withHttpHandler(HttpHandler handler, const QString &name) const;
     Route withWebSocketHandler(WebSocketHandler handler, const QStringList &subprotocols,
                                const QString &name) const;
     Route withTarget(const QString &target) const;
+    Route withFilters(const QList<Filter> &filters) const;
 
     static QString kindName(Kind kind);
 

@@ -20,6 +20,9 @@ struct MapOptions
     bool preceding = false; // put it first, not last
     QStringList subprotocols; // ws: routes: offered in the handshake, in preference order
     QString handlerName; // shown by the monitor and the logs
+    // Filters for this route only, run after the router's filters: for a ws:
+    // route before the upgrade, so that they can still answer over HTTP.
+    QList<Filter> filters;
 };
 
 // The URI mapping, the filters and the error mapping of a server.
@@ -68,6 +71,11 @@ public:
     }
     // Stream's map(uri, null): removes the route with that exact key.
     bool unmap(const QString &uri);
+
+    // Takes other's routes, filters, error mapping and fallback in one step:
+    // a request sees either the old mapping or the new one, never a mix.
+    // For reloading a configuration built on a scratch router.
+    void replace(const Router &other);
 
     // Filters run in insertion order before HTTP and ws: handlers alike.
     bool filter(const QString &pattern, Filter filter, bool preceding = false);

@@ -64,8 +64,15 @@ public:
     // The port of the first listener.
     quint16 serverPort() const;
     QList<QUrl> urls() const;
-    // Stops listening and closes every connection (WebSockets with 1001).
+    // Stops listening and closes every connection: idle ones now, busy ones
+    // once their response is out, WebSockets with 1001 (Going Away).
     void close();
+    // close(), then waits: what is still open after grace (a response in
+    // flight, a client that never answers the close frame) is cut.
+    // shutdownFinished() follows once no connection is left, at the latest
+    // right after grace.
+    void shutdown(int graceMs = 10000);
+    bool isShuttingDown() const { return m_shuttingDown; }
 
     int connectionCount() const;
     QString errorString() const { return m_errorString; }
@@ -73,6 +80,7 @@ public:
 Q_SIGNALS:
     void connectionOpened(quint64 id);
     void connectionClosed(quint64 id);
+    void shutdownFinished();
 
 private:
     friend class Worker;
@@ -84,6 +92,7 @@ private:
     Limits m_limits;
     QByteArray m_serverName = QByteArrayLiteral("Sluice/" SLUICE_VERSION_STR);
     QString m_errorString;
+    bool m_shuttingDown = false;
 };
 
 } // namespace sluice
