@@ -5,7 +5,8 @@
 namespace sluice {
 
 BroadcastRooms::BroadcastRooms(Monitor *monitor, QObject *parent)
-    : QObject(parent), m_monitor(monitor)
+    : QObject(parent)
+    , m_monitor(monitor)
 { }
 
 BroadcastRooms::~BroadcastRooms()

@@ -64,7 +64,7 @@ bool RequestParser::looksLikeRequestLine(QByteArrayView data)
     }
     const QByteArrayView version = line.sliced(lastSpace + 1);
     return version.size() == 8 && version.startsWith("HTTP/") && std::isdigit(uchar(version[5]))
-            && version[6] == '.' && std::isdigit(uchar(version[7]));
+           && version[6] == '.' && std::isdigit(uchar(version[7]));
 }
 
 RequestParser::Event RequestParser::feed(const char *data, qsizetype size, qsizetype *consumed)

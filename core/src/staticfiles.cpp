@@ -25,7 +25,10 @@ struct FileCache
         QByteArray data;
         QDateTime modified;
     };
-    FileCache(qint64 maxFile, qint64 maxTotal) : maxFileBytes(maxFile), maxTotalBytes(maxTotal) { }
+    FileCache(qint64 maxFile, qint64 maxTotal)
+        : maxFileBytes(maxFile)
+        , maxTotalBytes(maxTotal)
+    { }
 
     QByteArray content(const QFileInfo &info);
 
@@ -157,8 +160,8 @@ int relativePath(const QByteArray &target, QString *relative)
 QByteArray listingPage(const QString &requestPath, const QDir &dir)
 {
     QByteArray page = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of "
-            + requestPath.toHtmlEscaped().toUtf8() + "</title></head><body><h1>Index of "
-            + requestPath.toHtmlEscaped().toUtf8() + "</h1><ul>\n";
+                      + requestPath.toHtmlEscaped().toUtf8() + "</title></head><body><h1>Index of "
+                      + requestPath.toHtmlEscaped().toUtf8() + "</h1><ul>\n";
     if (requestPath != QLatin1String("/"))
         page += "<li><a href=\"../\">../</a></li>\n";
     const QFileInfoList entries = dir.entryInfoList(QDir::AllEntries | QDir::NoDotAndDotDot,
@@ -206,7 +209,8 @@ QByteArray FileCache::content(const QFileInfo &info)
     return data;
 }
 
-StaticFiles::StaticFiles(const QString &home) : d(std::make_shared<StaticFilesData>())
+StaticFiles::StaticFiles(const QString &home)
+    : d(std::make_shared<StaticFilesData>())
 {
     d->home = QDir::cleanPath(home);
     const QFileInfo info(d->home);
@@ -302,8 +306,7 @@ void StaticFiles::operator()(HttpConnect &connect) const
     const bool inResources = d->home.startsWith(u':');
     if (!inResources && !d->followSymlinks) {
         const QString canonical = info.canonicalFilePath();
-        if (canonical != d->canonicalHome
-            && !canonical.startsWith(d->canonicalHome + u'/')) {
+        if (canonical != d->canonicalHome && !canonical.startsWith(d->canonicalHome + u'/')) {
             connect.error(403, QStringLiteral("the path leads out of the home directory"));
             return;
         }
@@ -341,9 +344,10 @@ void StaticFiles::operator()(HttpConnect &connect) const
     const qint64 size = info.size();
     const QDateTime modified = info.lastModified().toUTC();
     // Second precision: that is all Last-Modified and If-Modified-Since carry.
-    const QDateTime modifiedSecond = QDateTime::fromSecsSinceEpoch(modified.toSecsSinceEpoch(), Qt::UTC);
+    const QDateTime modifiedSecond
+            = QDateTime::fromSecsSinceEpoch(modified.toSecsSinceEpoch(), Qt::UTC);
     const QByteArray etag = '"' + QByteArray::number(size, 16) + '-'
-            + QByteArray::number(modified.toMSecsSinceEpoch(), 16) + '"';
+                            + QByteArray::number(modified.toMSecsSinceEpoch(), 16) + '"';
     const QByteArray contentType = contentTypeHeader(info.fileName());
 
     response.setHeader("ETag", etag);
@@ -404,20 +408,20 @@ void StaticFiles::operator()(HttpConnect &connect) const
         if (ranges.size() == 1) {
             const ByteRange &range = ranges.first();
             response.setContentType(contentType);
-            response.setHeader("Content-Range",
-                               "bytes " + QByteArray::number(range.first) + '-'
-                                       + QByteArray::number(range.last) + '/'
-                                       + QByteArray::number(size));
+            response.setHeader("Content-Range", "bytes " + QByteArray::number(range.first) + '-'
+                                                        + QByteArray::number(range.last) + '/'
+                                                        + QByteArray::number(size));
             parts.append({QByteArray(), range.first, range.last - range.first + 1});
         } else {
-            const QByteArray boundary =
-                    QByteArray::number(QRandomGenerator::global()->generate64(), 36);
+            const QByteArray boundary
+                    = QByteArray::number(QRandomGenerator::global()->generate64(), 36);
             response.setContentType("multipart/byteranges; boundary=" + boundary);
             for (const ByteRange &range : std::as_const(ranges)) {
                 const QByteArray prefix = "\r\n--" + boundary + "\r\nContent-Type: " + contentType
-                        + "\r\nContent-Range: bytes " + QByteArray::number(range.first) + '-'
-                        + QByteArray::number(range.last) + '/' + QByteArray::number(size)
-                        + "\r\n\r\n";
+                                          + "\r\nContent-Range: bytes "
+                                          + QByteArray::number(range.first) + '-'
+                                          + QByteArray::number(range.last) + '/'
+                                          + QByteArray::number(size) + "\r\n\r\n";
                 parts.append({prefix, range.first, range.last - range.first + 1});
             }
             trailer = "\r\n--" + boundary + "--\r\n";

@@ -61,8 +61,10 @@ WebSocket::~WebSocket()
     if (!m_closed) {
         m_closed = true;
         m_socket->disconnect(this);
-        m_socket->close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("server going away"));
-        Q_EMIT closed(int(QWebSocketProtocol::CloseCodeGoingAway), QStringLiteral("server going away"));
+        m_socket->close(QWebSocketProtocol::CloseCodeGoingAway,
+                        QStringLiteral("server going away"));
+        Q_EMIT closed(int(QWebSocketProtocol::CloseCodeGoingAway),
+                      QStringLiteral("server going away"));
     }
 }
 
