@@ -1,10 +1,12 @@
 #include "config.h"
 
 #include <sluice/broadcastrooms.h>
+#include <sluice/chain.h>
 #include <sluice/handlers.h>
 #include <sluice/processhandler.h>
 #include <sluice/router.h>
 #include <sluice/server.h>
+#include <sluice/staticfiles.h>
 
 #include <QtCore/QDir>
 #include <QtCore/QFile>
@@ -12,6 +14,8 @@
 #include <QtCore/QJsonArray>
 #include <QtCore/QJsonDocument>
 #include <QtCore/QJsonObject>
+#include <QtCore/QRegularExpression>
+#include <QtCore/QUrl>
 
 #include <cmath>
 #include <limits>
@@ -46,6 +50,11 @@ QString lineColumn(const QByteArray &data, int offset)
 
 QStringList Config::knownHandlers()
 {
+    return webSocketHandlers() + QStringList {QStringLiteral("hello")};
+}
+
+QStringList Config::webSocketHandlers()
+{
     return {QStringLiteral("contentType"), QStringLiteral("echo"), QStringLiteral("broadcast")};
 }
 
@@ -54,6 +63,86 @@ bool Config::fail(const QString &keyPath, const QString &what)
     m_errorString = keyPath.isEmpty() ? QStringLiteral("%1: %2").arg(m_fileName, what)
                                       : QStringLiteral("%1: %2: %3").arg(m_fileName, keyPath, what);
     return false;
+}
+
+bool Config::checkKeys(const QJsonObject &object, const QString &path, const QStringList &allowed)
+{
+    // A typo must not be silently ignored.
+    for (auto it = object.begin(); it != object.end(); ++it) {
+        if (!allowed.contains(it.key())) {
+            const QString keyPath = path.isEmpty() ? it.key() : path + u'.' + it.key();
+            return fail(keyPath, QStringLiteral("unknown key"));
+        }
+    }
+    return true;
+}
+
+bool Config::integer(const QJsonValue &value, const QString &path, qint64 min, qint64 max,
+                     qint64 *result)
+{
+    const double number = value.toDouble();
+    if (!value.isDouble() || std::floor(number) != number || number < double(min)
+        || number > double(max)) {
+        return fail(path, QStringLiteral("must be an integer from %1 to %2").arg(min).arg(max));
+    }
+    *result = qint64(number);
+    return true;
+}
+
+bool Config::string(const QJsonValue &value, const QString &path, QString *result)
+{
+    if (!value.isString())
+        return fail(path, QStringLiteral("must be a string"));
+    *result = value.toString();
+    return true;
+}
+
+bool Config::stringList(const QJsonValue &value, const QString &path, QStringList *result)
+{
+    if (!value.isArray())
+        return fail(path, QStringLiteral("must be an array of strings"));
+    const QJsonArray array = value.toArray();
+    for (qsizetype i = 0; i < array.size(); ++i) {
+        if (!array.at(i).isString() || array.at(i).toString().isEmpty()) {
+            return fail(QStringLiteral("%1[%2]").arg(path).arg(i),
+                        QStringLiteral("must be a non-empty string"));
+        }
+        result->append(array.at(i).toString());
+    }
+    return true;
+}
+
+bool Config::origins(const QJsonValue &value, const QString &path, bool allowAny, bool allowSelf,
+                     QStringList *result)
+{
+    QStringList list;
+    if (!stringList(value, path, &list))
+        return false;
+    if (list.isEmpty())
+        return fail(path, QStringLiteral("must list at least one origin"));
+    for (qsizetype i = 0; i < list.size(); ++i) {
+        const QString &entry = list.at(i);
+        if ((allowAny && entry == u'*') || (allowSelf && entry == QLatin1String("self")))
+            continue;
+        // An origin is a scheme, a host and maybe a port: nothing more.
+        const QUrl url(entry, QUrl::StrictMode);
+        const QString scheme = url.scheme();
+        const bool web = scheme == QLatin1String("http") || scheme == QLatin1String("https");
+        if (!url.isValid() || !web || url.host().isEmpty() || !url.userInfo().isEmpty()
+            || !(url.path().isEmpty() || url.path() == u'/') || url.hasQuery()
+            || url.hasFragment()) {
+            QStringList forms {QStringLiteral("\"https://host[:port]\"")};
+            if (allowSelf)
+                forms.append(QStringLiteral("\"self\""));
+            if (allowAny)
+                forms.append(QStringLiteral("\"*\""));
+            return fail(QStringLiteral("%1[%2]").arg(path).arg(i),
+                        QStringLiteral("not an origin (%1): %2")
+                                .arg(forms.join(QStringLiteral(" or ")), quoted(entry)));
+        }
+    }
+    *result = list;
+    return true;
 }
 
 bool Config::load(const QString &fileName)
@@ -79,51 +168,10 @@ bool Config::load(const QString &fileName)
         return fail(QString(), QStringLiteral("must be a JSON object"));
     const QJsonObject top = document.object();
 
-    // Keys the file may not have: a typo must not be silently ignored.
-    const auto checkKeys = [this](const QJsonObject &object, const QString &path,
-                                  const QStringList &allowed) {
-        for (auto it = object.begin(); it != object.end(); ++it) {
-            if (!allowed.contains(it.key())) {
-                const QString keyPath = path.isEmpty() ? it.key() : path + u'.' + it.key();
-                return fail(keyPath, QStringLiteral("unknown key"));
-            }
-        }
-        return true;
-    };
-    const auto integer = [this](const QJsonValue &value, const QString &path, qint64 min,
-                                qint64 max, qint64 *result) {
-        const double number = value.toDouble();
-        if (!value.isDouble() || std::floor(number) != number || number < double(min)
-            || number > double(max)) {
-            return fail(path, QStringLiteral("must be an integer from %1 to %2").arg(min).arg(max));
-        }
-        *result = qint64(number);
-        return true;
-    };
-    const auto string = [this](const QJsonValue &value, const QString &path, QString *result) {
-        if (!value.isString())
-            return fail(path, QStringLiteral("must be a string"));
-        *result = value.toString();
-        return true;
-    };
-    const auto stringList
-            = [this](const QJsonValue &value, const QString &path, QStringList *result) {
-                  if (!value.isArray())
-                      return fail(path, QStringLiteral("must be an array of strings"));
-                  const QJsonArray array = value.toArray();
-                  for (qsizetype i = 0; i < array.size(); ++i) {
-                      if (!array.at(i).isString() || array.at(i).toString().isEmpty()) {
-                          return fail(QStringLiteral("%1[%2]").arg(path).arg(i),
-                                      QStringLiteral("must be a non-empty string"));
-                      }
-                      result->append(array.at(i).toString());
-                  }
-                  return true;
-              };
-
     if (!checkKeys(top, QString(),
-                   {QStringLiteral("listen"), QStringLiteral("root"), QStringLiteral("routes"),
-                    QStringLiteral("errors"), QStringLiteral("limits")})) {
+                   {QStringLiteral("listen"), QStringLiteral("root"), QStringLiteral("filters"),
+                    QStringLiteral("routes"), QStringLiteral("errors"),
+                    QStringLiteral("limits")})) {
         return false;
     }
 
@@ -178,6 +226,10 @@ bool Config::load(const QString &fileName)
         m_root = root;
     }
 
+    if (top.contains(QStringLiteral("filters"))
+        && !loadFilters(top.value(QStringLiteral("filters"))))
+        return false;
+
     if (top.contains(QStringLiteral("routes"))) {
         if (!top.value(QStringLiteral("routes")).isArray())
             return fail(QStringLiteral("routes"), QStringLiteral("must be an array"));
@@ -185,6 +237,8 @@ bool Config::load(const QString &fileName)
         // Mapping onto a scratch router finds what the real one would refuse.
         sluice::Router scratch;
         const sluice::WebSocketHandler noWebSocket = [](sluice::WebSocket *) {
+        };
+        const sluice::HttpHandler noHttp = [](sluice::HttpConnect &) {
         };
         const QStringList kinds = {QStringLiteral("handler"), QStringLiteral("exec"),
                                    QStringLiteral("forward"), QStringLiteral("redirect")};
@@ -197,7 +251,8 @@ bool Config::load(const QString &fileName)
                            kinds
                                    + QStringList {QStringLiteral("uri"),
                                                   QStringLiteral("maxProcesses"),
-                                                  QStringLiteral("subprotocols")})) {
+                                                  QStringLiteral("subprotocols"),
+                                                  QStringLiteral("origins")})) {
                 return false;
             }
             Route route;
@@ -233,6 +288,16 @@ bool Config::load(const QString &fileName)
                     return fail(kindPath, QStringLiteral("unknown handler %1 (known: %2)")
                                                   .arg(quoted(route.handler),
                                                        knownHandlers().join(QStringLiteral(", "))));
+                }
+                const bool forWebSocket = webSocketHandlers().contains(route.handler);
+                if (forWebSocket != parsed.isWebSocket()) {
+                    return fail(kindPath,
+                                forWebSocket ? QStringLiteral("%1 is a WebSocket handler: the uri "
+                                                              "needs \"ws:\"")
+                                                       .arg(quoted(route.handler))
+                                             : QStringLiteral("%1 is an HTTP handler: the uri "
+                                                              "cannot be \"ws:\"")
+                                                       .arg(quoted(route.handler)));
                 }
             } else if (kind == QLatin1String("exec")) {
                 route.kind = Route::Kind::Exec;
@@ -275,7 +340,21 @@ bool Config::load(const QString &fileName)
                 }
             }
 
-            if (route.kind == Route::Kind::Handler || route.kind == Route::Kind::Exec) {
+            if (object.contains(QStringLiteral("origins"))) {
+                if (!parsed.isWebSocket()) {
+                    return fail(path + QStringLiteral(".origins"),
+                                QStringLiteral("only for ws: routes"));
+                }
+                if (!origins(object.value(QStringLiteral("origins")),
+                             path + QStringLiteral(".origins"), false, true, &route.origins)) {
+                    return false;
+                }
+            }
+
+            if (route.kind == Route::Kind::Handler && !parsed.isWebSocket()) {
+                if (!scratch.map(route.uri, noHttp))
+                    return fail(path + QStringLiteral(".uri"), scratch.errorString());
+            } else if (route.kind == Route::Kind::Handler || route.kind == Route::Kind::Exec) {
                 if (!scratch.map(route.uri, noWebSocket))
                     return fail(path + QStringLiteral(".uri"), scratch.errorString());
             } else {
@@ -356,7 +435,143 @@ bool Config::load(const QString &fileName)
     return true;
 }
 
-bool Config::apply(sluice::Server &server, sluice::BroadcastRooms *rooms,
+bool Config::loadFilters(const QJsonValue &value)
+{
+    if (!value.isArray())
+        return fail(QStringLiteral("filters"), QStringLiteral("must be an array"));
+    const QJsonArray array = value.toArray();
+    sluice::Router scratch;
+    const QStringList kinds
+            = {QStringLiteral("origins"), QStringLiteral("basicAuth"), QStringLiteral("cors")};
+    for (qsizetype i = 0; i < array.size(); ++i) {
+        const QString path = QStringLiteral("filters[%1]").arg(i);
+        if (!array.at(i).isObject())
+            return fail(path, QStringLiteral("must be an object"));
+        const QJsonObject object = array.at(i).toObject();
+        if (!checkKeys(object, path, kinds + QStringList {QStringLiteral("uri")}))
+            return false;
+        Filter filter;
+        if (!object.contains(QStringLiteral("uri")))
+            return fail(path + QStringLiteral(".uri"), QStringLiteral("missing"));
+        if (!string(object.value(QStringLiteral("uri")), path + QStringLiteral(".uri"),
+                    &filter.uri)) {
+            return false;
+        }
+        if (!scratch.filter(filter.uri, [](sluice::HttpConnect &, sluice::Chain) {}))
+            return fail(path + QStringLiteral(".uri"), scratch.errorString());
+
+        QStringList given;
+        for (const QString &kind : kinds) {
+            if (object.contains(kind))
+                given.append(kind);
+        }
+        if (given.size() != 1) {
+            return fail(path,
+                        QStringLiteral("needs exactly one of origins, basicAuth, cors (has %1)")
+                                .arg(given.isEmpty() ? QStringLiteral("none")
+                                                     : given.join(QStringLiteral(", "))));
+        }
+        const QString kind = given.first();
+        const QString kindPath = path + u'.' + kind;
+        const QJsonValue settings = object.value(kind);
+        if (kind == QLatin1String("origins")) {
+            filter.kind = Filter::Kind::Origins;
+            if (!origins(settings, kindPath, false, true, &filter.origins))
+                return false;
+        } else if (kind == QLatin1String("basicAuth")) {
+            filter.kind = Filter::Kind::BasicAuth;
+            if (!settings.isObject())
+                return fail(kindPath, QStringLiteral("must be an object"));
+            const QJsonObject auth = settings.toObject();
+            if (!checkKeys(auth, kindPath,
+                           {QStringLiteral("realm"), QStringLiteral("passwordFile")})) {
+                return false;
+            }
+            filter.realm = QStringLiteral("Sluice");
+            if (auth.contains(QStringLiteral("realm"))
+                && !string(auth.value(QStringLiteral("realm")), kindPath + QStringLiteral(".realm"),
+                           &filter.realm)) {
+                return false;
+            }
+            const QString filePath = kindPath + QStringLiteral(".passwordFile");
+            if (!auth.contains(QStringLiteral("passwordFile")))
+                return fail(filePath, QStringLiteral("missing"));
+            QString passwordFile;
+            if (!string(auth.value(QStringLiteral("passwordFile")), filePath, &passwordFile))
+                return false;
+            passwordFile = QDir::cleanPath(QDir(m_directory).absoluteFilePath(passwordFile));
+            if (!filter.passwords.load(passwordFile))
+                return fail(filePath, filter.passwords.errorString());
+        } else {
+            filter.kind = Filter::Kind::Cors;
+            if (!settings.isObject())
+                return fail(kindPath, QStringLiteral("must be an object"));
+            const QJsonObject cors = settings.toObject();
+            if (!checkKeys(cors, kindPath,
+                           {QStringLiteral("origins"), QStringLiteral("methods"),
+                            QStringLiteral("headers"), QStringLiteral("exposedHeaders"),
+                            QStringLiteral("credentials"), QStringLiteral("maxAge")})) {
+                return false;
+            }
+            if (!cors.contains(QStringLiteral("origins")))
+                return fail(kindPath + QStringLiteral(".origins"), QStringLiteral("missing"));
+            if (!origins(cors.value(QStringLiteral("origins")),
+                         kindPath + QStringLiteral(".origins"), true, false,
+                         &filter.cors.origins)) {
+                return false;
+            }
+            // Header names and methods are tokens (RFC 9110 5.6.2).
+            static const QRegularExpression token(QStringLiteral("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"));
+            const auto tokens = [&](const QString &key, QByteArrayList *result) {
+                if (!cors.contains(key))
+                    return true;
+                QStringList list;
+                if (!stringList(cors.value(key), kindPath + u'.' + key, &list))
+                    return false;
+                result->clear();
+                for (qsizetype j = 0; j < list.size(); ++j) {
+                    if (!token.match(list.at(j)).hasMatch()) {
+                        return fail(QStringLiteral("%1.%2[%3]").arg(kindPath, key).arg(j),
+                                    QStringLiteral("not a token: %1").arg(quoted(list.at(j))));
+                    }
+                    result->append(list.at(j).toLatin1());
+                }
+                return true;
+            };
+            if (!tokens(QStringLiteral("methods"), &filter.cors.methods)
+                || !tokens(QStringLiteral("headers"), &filter.cors.headers)
+                || !tokens(QStringLiteral("exposedHeaders"), &filter.cors.exposedHeaders)) {
+                return false;
+            }
+            if (cors.contains(QStringLiteral("credentials"))) {
+                const QJsonValue credentials = cors.value(QStringLiteral("credentials"));
+                if (!credentials.isBool()) {
+                    return fail(kindPath + QStringLiteral(".credentials"),
+                                QStringLiteral("must be true or false"));
+                }
+                filter.cors.credentials = credentials.toBool();
+                // Browsers refuse credentials with a wildcard origin.
+                if (filter.cors.credentials && filter.cors.origins.contains(QStringLiteral("*"))) {
+                    return fail(kindPath + QStringLiteral(".credentials"),
+                                QStringLiteral("cannot be true with the origin \"*\" (browsers "
+                                               "refuse it): list the origins"));
+                }
+            }
+            if (cors.contains(QStringLiteral("maxAge"))) {
+                qint64 maxAge = 0;
+                if (!integer(cors.value(QStringLiteral("maxAge")),
+                             kindPath + QStringLiteral(".maxAge"), 0, 86400, &maxAge)) {
+                    return false;
+                }
+                filter.cors.maxAgeSeconds = int(maxAge);
+            }
+        }
+        m_filters.append(filter);
+    }
+    return true;
+}
+
+bool Config::apply(sluice::Router &router, sluice::BroadcastRooms *rooms,
                    QString *errorString) const
 {
     const auto failed = [errorString](const QString &why) {
@@ -364,25 +579,49 @@ bool Config::apply(sluice::Server &server, sluice::BroadcastRooms *rooms,
             *errorString = why;
         return false;
     };
-    server.setLimits(m_limits);
-    if (!m_root.isEmpty() && !server.setHome(m_root))
-        return failed(QStringLiteral("root: %1").arg(server.errorString()));
+    if (!m_root.isEmpty()) {
+        const sluice::StaticFiles files(m_root);
+        if (!files.isValid())
+            return failed(QStringLiteral("root: %1 is not a readable directory").arg(m_root));
+        router.setFallback(files, QStringLiteral("static %1").arg(m_root));
+    }
+
+    for (const Filter &filter : m_filters) {
+        sluice::Filter function;
+        switch (filter.kind) {
+        case Filter::Kind::Origins:
+            function = sluice::filters::allowOrigins(filter.origins);
+            break;
+        case Filter::Kind::BasicAuth:
+            function = sluice::filters::basicAuth(filter.passwords, filter.realm);
+            break;
+        case Filter::Kind::Cors:
+            function = sluice::filters::cors(filter.cors);
+            break;
+        }
+        if (!router.filter(filter.uri, function))
+            return failed(QStringLiteral("%1: %2").arg(filter.uri, router.errorString()));
+    }
 
     for (const Route &route : m_routes) {
         sluice::MapOptions options;
         options.subprotocols = route.subprotocols;
+        if (!route.origins.isEmpty())
+            options.filters.append(sluice::filters::allowOrigins(route.origins));
         bool mapped = false;
         switch (route.kind) {
         case Route::Kind::Handler:
             options.handlerName = route.handler;
             if (route.handler == QLatin1String("contentType")) {
-                mapped = server.map(route.uri, sluice::handlers::contentType(), options);
+                mapped = router.map(route.uri, sluice::handlers::contentType(), options);
             } else if (route.handler == QLatin1String("echo")) {
-                mapped = server.map(route.uri, sluice::handlers::echo(), options);
+                mapped = router.map(route.uri, sluice::handlers::echo(), options);
             } else if (route.handler == QLatin1String("broadcast")) {
                 if (!rooms)
                     return failed(QStringLiteral("%1: no chat rooms to join").arg(route.uri));
-                mapped = server.map(route.uri, rooms, &sluice::BroadcastRooms::join, options);
+                mapped = router.map(route.uri, rooms, &sluice::BroadcastRooms::join, options);
+            } else if (route.handler == QLatin1String("hello")) {
+                mapped = router.map(route.uri, sluice::handlers::hello(), options);
             }
             break;
         case Route::Kind::Exec: {
@@ -392,19 +631,35 @@ bool Config::apply(sluice::Server &server, sluice::BroadcastRooms *rooms,
             // Arguments such as "app.log" mean the file next to the config.
             handler.setWorkingDirectory(m_directory);
             options.handlerName = QStringLiteral("exec");
-            mapped = server.map(route.uri, sluice::WebSocketHandler(handler), options);
+            // Busy is said with 503 before the upgrade, not 1013 after it.
+            options.filters.append(handler.admission());
+            mapped = router.map(route.uri, sluice::WebSocketHandler(handler), options);
             break;
         }
         case Route::Kind::Forward:
         case Route::Kind::Redirect:
-            mapped = server.map(route.uri, route.target, options);
+            mapped = router.map(route.uri, route.target, options);
             break;
         }
         if (!mapped)
-            return failed(QStringLiteral("%1: %2").arg(route.uri, server.router()->errorString()));
+            return failed(QStringLiteral("%1: %2").arg(route.uri, router.errorString()));
     }
     for (auto it = m_errorPages.begin(); it != m_errorPages.end(); ++it)
-        server.mapError(it.key(), it.value());
+        router.mapError(it.key(), it.value());
+    return true;
+}
+
+bool Config::apply(sluice::Server &server, sluice::BroadcastRooms *rooms,
+                   QString *errorString) const
+{
+    sluice::Router scratch;
+    if (!apply(scratch, rooms, errorString))
+        return false;
+    // Without a root of its own the server keeps the files it serves.
+    if (m_root.isEmpty())
+        scratch.setFallback(server.router()->fallback(), server.router()->fallbackName());
+    server.router()->replace(scratch);
+    server.setLimits(m_limits);
     return true;
 }
 
@@ -417,11 +672,36 @@ QString Config::describe() const
         lines.append(QStringLiteral("listen: %1").arg(listenText(listen)));
     if (!m_root.isEmpty())
         lines.append(QStringLiteral("root: %1").arg(m_root));
+    for (const Filter &filter : m_filters) {
+        switch (filter.kind) {
+        case Filter::Kind::Origins:
+            lines.append(QStringLiteral("filter: origins %1 %2")
+                                 .arg(filter.uri, filter.origins.join(u',')));
+            break;
+        case Filter::Kind::BasicAuth:
+            lines.append(QStringLiteral("filter: basicAuth %1 realm %2, %3 users from %4")
+                                 .arg(filter.uri, quoted(filter.realm))
+                                 .arg(filter.passwords.users().size())
+                                 .arg(filter.passwords.fileName()));
+            break;
+        case Filter::Kind::Cors:
+            lines.append(QStringLiteral("filter: cors %1 %2 methods %3%4")
+                                 .arg(filter.uri, filter.cors.origins.join(u','),
+                                      QString::fromLatin1(filter.cors.methods.join(',')),
+                                      filter.cors.credentials ? QStringLiteral(" credentials")
+                                                              : QString()));
+            break;
+        }
+    }
     for (const Route &route : m_routes) {
         QString line;
         switch (route.kind) {
         case Route::Kind::Handler:
-            line = QStringLiteral("route: WebSocket %1 %2").arg(route.uri, route.handler);
+            line = QStringLiteral("route: %1 %2 %3")
+                           .arg(webSocketHandlers().contains(route.handler)
+                                        ? QStringLiteral("WebSocket")
+                                        : QStringLiteral("HTTP"),
+                                route.uri, route.handler);
             break;
         case Route::Kind::Exec:
             line = QStringLiteral("route: WebSocket %1 exec %2")
@@ -438,6 +718,8 @@ QString Config::describe() const
         }
         if (!route.subprotocols.isEmpty())
             line += QStringLiteral(" subprotocols %1").arg(route.subprotocols.join(u','));
+        if (!route.origins.isEmpty())
+            line += QStringLiteral(" origins %1").arg(route.origins.join(u','));
         lines.append(line);
     }
     for (auto it = m_errorPages.begin(); it != m_errorPages.end(); ++it)

@@ -5,8 +5,12 @@
 #ifndef SLUICE_APP_CONFIG_H
 #define SLUICE_APP_CONFIG_H
 
+#include <sluice/filters.h>
 #include <sluice/limits.h>
+#include <sluice/passwordfile.h>
 
+#include <QtCore/QJsonObject>
+#include <QtCore/QJsonValue>
 #include <QtCore/QList>
 #include <QtCore/QMap>
 #include <QtCore/QString>
@@ -17,6 +21,7 @@
 
 namespace sluice {
 class BroadcastRooms;
+class Router;
 class Server;
 } // namespace sluice
 
@@ -39,9 +44,23 @@ public:
         int maxProcesses = 0; // Kind::Exec, 0 = ProcessHandler's default
         QString target; // Kind::Forward and Kind::Redirect
         QStringList subprotocols;
+        QStringList origins; // ws: routes: the Origin allow-list, empty = any
     };
 
+    struct Filter
+    {
+        enum class Kind { Origins, BasicAuth, Cors };
+        QString uri; // the filter's path regex
+        Kind kind = Kind::Origins;
+        QStringList origins; // Kind::Origins
+        QString realm; // Kind::BasicAuth
+        sluice::PasswordFile passwords; // Kind::BasicAuth, loaded
+        sluice::CorsPolicy cors; // Kind::Cors
+    };
+
+    // Built-in handlers by name; webSocketHandlers() need ws: routes.
     static QStringList knownHandlers();
+    static QStringList webSocketHandlers();
 
     // Reads and validates fileName; on failure errorString() says
     // "<file>: <key path>: <what is wrong>".
@@ -56,11 +75,17 @@ public:
     QString root() const { return m_root; } // absolute, or ":/..."; empty: not in the file
     void setRoot(const QString &root) { m_root = root; }
     QList<Route> routes() const { return m_routes; }
+    QList<Filter> filters() const { return m_filters; }
     QMap<int, QString> errorPages() const { return m_errorPages; }
     sluice::Limits limits() const { return m_limits; }
 
-    // Maps the routes, error pages and limits onto server (and root when
-    // set). rooms serves the "broadcast" handler.
+    // Maps the filters, routes, error pages and root onto router (which
+    // should be empty). rooms serves the "broadcast" handler.
+    bool apply(sluice::Router &router, sluice::BroadcastRooms *rooms,
+               QString *errorString = nullptr) const;
+    // Builds the mapping on a scratch router, then swaps it into server in
+    // one step along with the limits: used to start and to reload alike, so
+    // connections already open keep going. Nothing changes on failure.
     bool apply(sluice::Server &server, sluice::BroadcastRooms *rooms,
                QString *errorString = nullptr) const;
 
@@ -70,6 +95,14 @@ public:
 
 private:
     bool fail(const QString &keyPath, const QString &what);
+    bool checkKeys(const QJsonObject &object, const QString &path, const QStringList &allowed);
+    bool integer(const QJsonValue &value, const QString &path, qint64 min, qint64 max,
+                 qint64 *result);
+    bool string(const QJsonValue &value, const QString &path, QString *result);
+    bool stringList(const QJsonValue &value, const QString &path, QStringList *result);
+    bool origins(const QJsonValue &value, const QString &path, bool allowAny, bool allowSelf,
+                 QStringList *result);
+    bool loadFilters(const QJsonValue &value);
 
     QString m_fileName;
     QString m_directory;
@@ -77,6 +110,7 @@ private:
     QList<Listen> m_listen;
     QString m_root;
     QList<Route> m_routes;
+    QList<Filter> m_filters;
     QMap<int, QString> m_errorPages;
     sluice::Limits m_limits;
 };

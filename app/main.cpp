@@ -1,113 +1,137 @@
-// The example server: the seed's ws:/contentType handler, echo and chat
-// sockets, one HTTP route with a path parameter, and the default site
-// (embedded, or a folder given with --root), or a whole server read from
-// a JSON file with --config (app/config.cpp).
+// The sluice executable: the wiring of the config, the server, the logs,
+// the signals and (unless --headless) the window. Exit codes: 0 after a
+// clean shutdown, 1 when the server cannot start, 2 for a bad command line
+// or config.
 
 #include "config.h"
+#include "logfile.h"
+#include "signalwatcher.h"
 
+#include <sluice/accesslog.h>
 #include <sluice/broadcastrooms.h>
-#include <sluice/handlers.h>
-#include <sluice/httpconnect.h>
+#include <sluice/router.h>
 #include <sluice/server.h>
+#include <sluiceui/mainwindow.h>
 
 #include <QtCore/QCommandLineParser>
 #include <QtCore/QCoreApplication>
 #include <QtCore/QFileInfo>
-#include <QtCore/QSocketNotifier>
+#include <QtCore/QLoggingCategory>
+#include <QtWidgets/QApplication>
 
 #include <cerrno>
-#include <csignal>
 #include <cstdio>
-#include <fcntl.h>
-#include <unistd.h>
+#include <cstring>
+#include <memory>
+#include <optional>
+
+Q_LOGGING_CATEGORY(lcApp, "sluice.app", QtInfoMsg)
 
 namespace {
 
-// The write end of the self-pipe: a signal handler may only do
-// async-signal-safe work, so it writes a byte and the event loop does the rest.
-int signalPipeWriteFd = -1;
+enum ExitCode { ExitClean = 0, ExitCannotStart = 1, ExitBadUsage = 2 };
 
-extern "C" void onQuitSignal(int)
+const QString defaultConfig = QStringLiteral(":/config/default.json");
+
+// The window needs a QApplication, which needs a display; everything else
+// runs on QCoreApplication. Decided before any application object exists.
+bool wantsWindow(int argc, char *argv[])
 {
-    const int savedErrno = errno;
-    const char byte = 1;
-    // A full pipe already holds a pending quit, so a failed write loses nothing.
-    [[maybe_unused]] const ssize_t written = ::write(signalPipeWriteFd, &byte, 1);
-    errno = savedErrno;
+    for (int i = 1; i < argc; ++i) {
+        for (const char *consoleOnly : {"--headless", "--help", "-h", "--help-all", "-?",
+                                        "--version", "-v", "--check-config"}) {
+            if (std::strcmp(argv[i], consoleOnly) == 0)
+                return false;
+        }
+    }
+    return true;
 }
 
-// Makes SIGINT and SIGTERM quit the event loop, which then exits with 0.
-bool installQuitSignals(QCoreApplication &app)
+bool hasDisplay()
 {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
+    return !qEnvironmentVariableIsEmpty("DISPLAY")
+           || !qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY")
+           || !qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM");
+}
+
+// What the command line says over the config file.
+struct Overrides
+{
+    std::optional<quint16> port;
+    QList<QHostAddress> bind;
+    QString root;
+
+    void applyTo(Config &config) const
+    {
+        QList<Config::Listen> listen = config.listen();
+        if (!bind.isEmpty()) {
+            const quint16 bindPort = listen.isEmpty() ? quint16(8080) : listen.first().port;
+            listen.clear();
+            for (const QHostAddress &address : bind)
+                listen.append({address, bindPort});
+        }
+        if (listen.isEmpty())
+            listen.append({QHostAddress(QHostAddress::Any), quint16(8080)});
+        if (port) {
+            for (Config::Listen &entry : listen)
+                entry.port = *port;
+        }
+        config.setListen(listen);
+        if (!root.isEmpty())
+            config.setRoot(root);
+        else if (config.root().isEmpty())
+            config.setRoot(QStringLiteral(":/site"));
+    }
+};
+
+bool sameListen(const QList<Config::Listen> &a, const QList<Config::Listen> &b)
+{
+    if (a.size() != b.size())
         return false;
-    signalPipeWriteFd = fds[1];
-
-    auto *notifier = new QSocketNotifier(fds[0], QSocketNotifier::Read, &app);
-    QObject::connect(notifier, &QSocketNotifier::activated, &app, [notifier, &app] {
-        char buffer[16];
-        while (::read(int(notifier->socket()), buffer, sizeof buffer) > 0) { }
-        app.quit();
-    });
-
-    struct sigaction action = {};
-    action.sa_handler = onQuitSignal;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    return ::sigaction(SIGINT, &action, nullptr) == 0
-           && ::sigaction(SIGTERM, &action, nullptr) == 0;
+    for (qsizetype i = 0; i < a.size(); ++i) {
+        if (a.at(i).address != b.at(i).address || a.at(i).port != b.at(i).port)
+            return false;
+    }
+    return true;
 }
 
-void mapRoutes(sluice::Server &server, sluice::BroadcastRooms *rooms)
+int fail(int code, const QString &message)
 {
-    sluice::MapOptions contentTypeOptions;
-    contentTypeOptions.handlerName = QStringLiteral("contentType");
-    // The seed's handler: every text message is a file extension, answered
-    // with its MIME type, for as long as the client keeps the socket open.
-    server.map(QStringLiteral("ws:/contentType"), sluice::handlers::contentType(),
-               contentTypeOptions);
-
-    sluice::MapOptions echoOptions;
-    echoOptions.handlerName = QStringLiteral("echo");
-    server.map(QStringLiteral("ws:/echo"), sluice::handlers::echo(), echoOptions);
-
-    sluice::MapOptions chatOptions;
-    chatOptions.handlerName = QStringLiteral("broadcast");
-    server.map(QStringLiteral("ws:/chat/(?<room>\\w+)"), rooms, &sluice::BroadcastRooms::join,
-               chatOptions);
-
-    sluice::MapOptions helloOptions;
-    helloOptions.handlerName = QStringLiteral("hello");
-    server.map(
-            QStringLiteral("get:/hello/(?<name>[^/]+)"),
-            [](sluice::HttpConnect &connect) {
-                connect.response().setContentType("text/plain; charset=utf-8");
-                connect.response().write(
-                        QStringLiteral("Hello %1\n").arg(connect.param(QStringLiteral("name"))));
-            },
-            helloOptions);
+    std::fprintf(stderr, "sluice: %s\n", qPrintable(message));
+    return code;
 }
 
 } // namespace
 
 int main(int argc, char *argv[])
 {
-    QCoreApplication app(argc, argv);
+    // Without a display the command line is still checked (on a
+    // QCoreApplication) before saying that the window cannot open.
+    const bool wantsDisplay = wantsWindow(argc, argv);
+    const bool window = wantsDisplay && hasDisplay();
+    std::unique_ptr<QCoreApplication> app(window ? new QApplication(argc, argv)
+                                                 : new QCoreApplication(argc, argv));
     QCoreApplication::setApplicationName(QStringLiteral("sluice"));
     QCoreApplication::setApplicationVersion(QStringLiteral(SLUICE_VERSION_STR));
 
     QCommandLineParser parser;
-    parser.setApplicationDescription(
-            QStringLiteral("Sluice example server: HTTP/1.1 and WebSocket on one port."));
-    parser.addHelpOption();
-    parser.addVersionOption();
-    const QCommandLineOption portOption(QStringLiteral("port"),
-                                        QStringLiteral("Port to listen on (0 picks a free port)."),
-                                        QStringLiteral("PORT"), QStringLiteral("8080"));
+    parser.setApplicationDescription(QStringLiteral(
+            "Sluice: an HTTP/1.1 and WebSocket server on one port, with a live monitor.\n"
+            "Exit codes: 0 after a clean shutdown, 1 when the server cannot start, 2 for a bad "
+            "command line or config.\nSIGINT/SIGTERM shut down gracefully (WebSockets get "
+            "1001); SIGHUP reloads the config and reopens the log file."));
+    const QCommandLineOption helpOption = parser.addHelpOption();
+    const QCommandLineOption versionOption = parser.addVersionOption();
+    const QCommandLineOption headlessOption(
+            QStringLiteral("headless"),
+            QStringLiteral("Run without a window (no display needed); log to stdout by default."));
+    const QCommandLineOption portOption(
+            QStringLiteral("port"),
+            QStringLiteral("Port for every listen address (default 8080; 0 picks a free port)."),
+            QStringLiteral("PORT"));
     const QCommandLineOption bindOption(
             QStringLiteral("bind"),
-            QStringLiteral("Address to listen on (default: all; repeatable)."),
+            QStringLiteral("Address to listen on, IPv4 or IPv6 (default: all; repeatable)."),
             QStringLiteral("ADDRESS"));
     const QCommandLineOption rootOption(
             QStringLiteral("root"),
@@ -115,122 +139,218 @@ int main(int argc, char *argv[])
             QStringLiteral("DIR"));
     const QCommandLineOption configOption(
             QStringLiteral("config"),
-            QStringLiteral("Read listen addresses, root, routes, error pages and limits from "
-                           "the JSON FILE; --port, --bind and --root override it."),
+            QStringLiteral("Read the server (listen addresses, root, filters, routes, error "
+                           "pages, limits) from the JSON FILE; --port, --bind and --root "
+                           "override it."),
             QStringLiteral("FILE"));
     const QCommandLineOption checkConfigOption(
             QStringLiteral("check-config"),
-            QStringLiteral("Validate the --config file, print the resolved route map and exit "
-                           "(0 when valid, 2 when not)."));
-    parser.addOption(portOption);
-    parser.addOption(bindOption);
-    parser.addOption(rootOption);
-    parser.addOption(configOption);
-    parser.addOption(checkConfigOption);
-    parser.process(app);
-
-    bool portOk = false;
-    const uint port = parser.value(portOption).toUInt(&portOk);
-    if (!portOk || port > 65535) {
-        std::fprintf(stderr, "sluice: invalid port: %s\n", qPrintable(parser.value(portOption)));
-        return 1;
+            QStringLiteral("Validate the config (--config, or the default one), print the "
+                           "resolved route map and exit: 0 when valid, 2 when not."));
+    const QCommandLineOption logOption(
+            QStringLiteral("log"),
+            QStringLiteral("Append the log to FILE (\"-\": stdout; the default with "
+                           "--headless)."),
+            QStringLiteral("FILE"));
+    const QCommandLineOption logFormatOption(QStringLiteral("log-format"),
+                                             QStringLiteral("text (default) or json (one object "
+                                                            "per line)."),
+                                             QStringLiteral("FORMAT"), QStringLiteral("text"));
+    const QCommandLineOption logTrafficOption(
+            QStringLiteral("log-traffic"),
+            QStringLiteral("Also log every WebSocket message (payloads cut to 256 bytes)."));
+    const QCommandLineOption graceOption(
+            QStringLiteral("grace"),
+            QStringLiteral("Seconds a shutdown waits for responses in flight (default 10)."),
+            QStringLiteral("SECONDS"), QStringLiteral("10"));
+    for (const QCommandLineOption &option :
+         {headlessOption, portOption, bindOption, rootOption, configOption, checkConfigOption,
+          logOption, logFormatOption, logTrafficOption, graceOption}) {
+        parser.addOption(option);
     }
-    QList<QHostAddress> bindAddresses;
+
+    // parse(), not process(): a bad command line exits with 2, not Qt's 1.
+    if (!parser.parse(QCoreApplication::arguments())) {
+        return fail(ExitBadUsage, parser.errorText() + QStringLiteral(" (see sluice --help)"));
+    }
+    if (parser.isSet(helpOption))
+        parser.showHelp(ExitClean);
+    if (parser.isSet(versionOption))
+        parser.showVersion();
+    if (!parser.positionalArguments().isEmpty()) {
+        return fail(ExitBadUsage, QStringLiteral("unexpected argument: %1 (see sluice --help)")
+                                          .arg(parser.positionalArguments().first()));
+    }
+
+    Overrides overrides;
+    if (parser.isSet(portOption)) {
+        bool ok = false;
+        const uint port = parser.value(portOption).toUInt(&ok);
+        if (!ok || port > 65535) {
+            return fail(ExitBadUsage, QStringLiteral("--port: not a port number (0 to 65535): %1")
+                                              .arg(parser.value(portOption)));
+        }
+        overrides.port = quint16(port);
+    }
     for (const QString &text : parser.values(bindOption)) {
         QHostAddress address;
         if (!address.setAddress(text)) {
-            std::fprintf(stderr, "sluice: invalid address: %s\n", qPrintable(text));
-            return 1;
+            return fail(ExitBadUsage,
+                        QStringLiteral("--bind: not an IPv4 or IPv6 address: %1").arg(text));
         }
-        bindAddresses.append(address);
+        overrides.bind.append(address);
     }
-
-    const bool checkOnly = parser.isSet(checkConfigOption);
-    if (checkOnly && !parser.isSet(configOption)) {
-        std::fprintf(stderr, "sluice: --check-config needs --config FILE\n");
-        return 2;
-    }
-    Config config;
-    if (parser.isSet(configOption) && !config.load(parser.value(configOption))) {
-        std::fprintf(stderr, "sluice: %s\n", qPrintable(config.errorString()));
-        return 2;
-    }
-
-    // The command line wins over the file: --bind replaces its addresses,
-    // --port replaces every port.
-    QList<Config::Listen> listen = config.listen();
-    if (!bindAddresses.isEmpty()) {
-        const quint16 bindPort = listen.isEmpty() ? quint16(8080) : listen.first().port;
-        listen.clear();
-        for (const QHostAddress &address : std::as_const(bindAddresses))
-            listen.append({address, bindPort});
-    }
-    if (listen.isEmpty())
-        listen.append({QHostAddress(QHostAddress::Any), quint16(8080)});
-    if (parser.isSet(portOption)) {
-        for (Config::Listen &entry : listen)
-            entry.port = quint16(port);
-    }
-    config.setListen(listen);
-    if (parser.isSet(rootOption))
-        config.setRoot(parser.value(rootOption));
-    else if (config.root().isEmpty())
-        config.setRoot(QStringLiteral(":/site"));
-
-    if (checkOnly) {
-        const QFileInfo root(config.root());
+    if (parser.isSet(rootOption)) {
+        const QFileInfo root(parser.value(rootOption));
         if (!root.isDir() || !root.isReadable()) {
-            std::fprintf(stderr, "sluice: --root: %s is not a readable directory\n",
-                         qPrintable(config.root()));
-            return 2;
+            return fail(ExitBadUsage, QStringLiteral("--root: not a readable directory: %1")
+                                              .arg(parser.value(rootOption)));
         }
-        std::fputs(qPrintable(config.describe()), stdout);
-        return 0;
+        overrides.root = root.absoluteFilePath();
+    }
+    const QString logFormat = parser.value(logFormatOption);
+    if (logFormat != QLatin1String("text") && logFormat != QLatin1String("json")) {
+        return fail(ExitBadUsage,
+                    QStringLiteral("--log-format: must be text or json, not %1").arg(logFormat));
+    }
+    bool graceOk = false;
+    const double graceSeconds = parser.value(graceOption).toDouble(&graceOk);
+    if (!graceOk || graceSeconds < 0 || graceSeconds > 3600) {
+        return fail(ExitBadUsage, QStringLiteral("--grace: not a number of seconds (0 to 3600): %1")
+                                          .arg(parser.value(graceOption)));
     }
 
-    if (!installQuitSignals(app)) {
-        std::perror("sluice: cannot install signal handlers");
-        return 1;
+    const QString configFile
+            = parser.isSet(configOption) ? parser.value(configOption) : defaultConfig;
+    Config config;
+    if (!config.load(configFile))
+        return fail(ExitBadUsage, config.errorString());
+    overrides.applyTo(config);
+
+    if (parser.isSet(checkConfigOption)) {
+        std::fputs(qPrintable(config.describe()), stdout);
+        return ExitClean;
+    }
+
+    if (wantsDisplay && !window) {
+        return fail(ExitCannotStart,
+                    QStringLiteral("no display for the window (DISPLAY and WAYLAND_DISPLAY are "
+                                   "not set): run with --headless"));
+    }
+
+    // The log: stdout by default without a window; with one, only on request
+    // (the window shows the traffic).
+    LogFile log;
+    const bool headless = !wantsDisplay;
+    const QString logTarget = parser.isSet(logOption)
+                                      ? parser.value(logOption)
+                                      : (headless ? QStringLiteral("-") : QString());
+    const auto format
+            = logFormat == QLatin1String("json") ? LogFile::Format::Json : LogFile::Format::Text;
+    if (!logTarget.isEmpty()) {
+        if (!log.open(logTarget, format))
+            return fail(ExitCannotStart,
+                        QStringLiteral("--log: cannot open %1").arg(log.errorString()));
+        log.installMessageHandler();
+    }
+
+    SignalWatcher signalWatcher;
+    if (!signalWatcher.install()) {
+        return fail(ExitCannotStart, QStringLiteral("cannot install signal handlers: %1")
+                                             .arg(QString::fromLocal8Bit(std::strerror(errno))));
     }
 
     sluice::Server server;
     sluice::BroadcastRooms rooms(server.monitor());
-    if (parser.isSet(configOption)) {
-        QString error;
-        if (!config.apply(server, &rooms, &error)) {
-            std::fprintf(stderr, "sluice: %s: %s\n", qPrintable(config.fileName()),
-                         qPrintable(error));
-            return 2;
-        }
-    } else {
-        mapRoutes(server, &rooms);
-    }
-    if (!server.setHome(config.root())) {
-        std::fprintf(stderr, "sluice: --root: %s\n", qPrintable(server.errorString()));
-        return 2;
+    QString error;
+    if (!config.apply(server, &rooms, &error))
+        return fail(ExitBadUsage, QStringLiteral("%1: %2").arg(config.fileName(), error));
+
+    std::unique_ptr<sluice::AccessLog> accessLog;
+    if (!logTarget.isEmpty()) {
+        accessLog = std::make_unique<sluice::AccessLog>(
+                server.monitor(), [&log](const QByteArray &line) { log.write(line); });
+        accessLog->setFormat(format);
+        accessLog->setLogsTraffic(parser.isSet(logTrafficOption));
     }
 
-    for (const Config::Listen &entry : std::as_const(listen)) {
-        const QString address = entry.address.toString();
+    for (const Config::Listen &entry : config.listen()) {
         if (server.listen(entry.address, entry.port))
             continue;
-        const QString where = address.contains(u':')
-                                      ? QStringLiteral("[%1]:%2").arg(address).arg(entry.port)
-                                      : QStringLiteral("%1:%2").arg(address).arg(entry.port);
-        // The server's reason may name the address already; say it once.
-        const QString reason = server.errorString();
-        if (reason.contains(address))
-            std::fprintf(stderr, "sluice: %s\n", qPrintable(reason));
-        else
-            std::fprintf(stderr, "sluice: cannot listen on %s: %s\n", qPrintable(where),
-                         qPrintable(reason));
-        return 1;
+        // The server's reason names the address already.
+        return fail(ExitCannotStart, server.errorString());
     }
-    for (const QUrl &url : server.urls())
-        std::printf("Listening on %s\n", qPrintable(url.toString()));
+    for (const QUrl &url : server.urls()) {
+        const QString line = QStringLiteral("Listening on %1").arg(url.toString());
+        if (log.isStdout()) {
+            log.record(QStringLiteral("listening"), line,
+                       {{QStringLiteral("url"), url.toString()}});
+        } else {
+            std::printf("%s\n", qPrintable(line));
+            if (!logTarget.isEmpty())
+                log.record(QStringLiteral("listening"), line,
+                           {{QStringLiteral("url"), url.toString()}});
+        }
+    }
     std::fflush(stdout);
 
-    const int status = app.exec();
-    server.close();
-    return status;
+    std::unique_ptr<sluice::MainWindow> mainWindow;
+    if (window) {
+        mainWindow = std::make_unique<sluice::MainWindow>(&server);
+        mainWindow->show();
+        // Closing the window is a shutdown like SIGTERM, not an abrupt quit.
+        qApp->setQuitOnLastWindowClosed(false);
+        QObject::connect(qApp, &QGuiApplication::lastWindowClosed, &server,
+                         [&server, graceSeconds] { server.shutdown(int(graceSeconds * 1000)); });
+    }
+
+    QObject::connect(&server, &sluice::Server::shutdownFinished, app.get(), [] {
+        qCInfo(lcApp) << "stopped";
+        QCoreApplication::exit(ExitClean);
+    });
+    QObject::connect(&signalWatcher, &SignalWatcher::terminateRequested, &server,
+                     [&server, graceSeconds](int signal) {
+                         if (server.isShuttingDown()) {
+                             // Asked twice: the user does not want to wait.
+                             qCInfo(lcApp) << "signal" << signal << "again: stopping now";
+                             QCoreApplication::exit(ExitClean);
+                             return;
+                         }
+                         qCInfo(lcApp).noquote()
+                                 << QStringLiteral("signal %1: shutting down, %2 connections open, "
+                                                   "grace %3 s")
+                                            .arg(signal)
+                                            .arg(server.connectionCount())
+                                            .arg(graceSeconds);
+                         server.shutdown(int(graceSeconds * 1000));
+                     });
+    QObject::connect(&signalWatcher, &SignalWatcher::reloadRequested, &server, [&] {
+        if (!logTarget.isEmpty() && !log.reopen())
+            qCWarning(lcApp).noquote() << "cannot reopen the log:" << log.errorString();
+        Config fresh;
+        QString why;
+        if (!fresh.load(configFile)) {
+            why = fresh.errorString();
+        } else {
+            overrides.applyTo(fresh);
+            if (!fresh.apply(server, &rooms, &why))
+                why = QStringLiteral("%1: %2").arg(fresh.fileName(), why);
+        }
+        if (!why.isEmpty()) {
+            qCWarning(lcApp).noquote() << "reload failed, the running config stays:" << why;
+            return;
+        }
+        if (!sameListen(fresh.listen(), config.listen()))
+            qCWarning(lcApp) << "reload: listen addresses change only on restart";
+        config = fresh;
+        qCInfo(lcApp).noquote() << QStringLiteral("reloaded %1: %2 routes, %3 filters")
+                                           .arg(configFile)
+                                           .arg(server.router()->routes().size())
+                                           .arg(server.router()->filterPatterns().size());
+    });
+
+    qCInfo(lcApp).noquote() << QStringLiteral("sluice %1 serving %2 (%3 routes)")
+                                       .arg(QStringLiteral(SLUICE_VERSION_STR), configFile)
+                                       .arg(server.router()->routes().size());
+    return app->exec();
 }

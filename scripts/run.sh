@@ -12,5 +12,13 @@ echo "==> Configuring build/ (Release, tests off)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLUICE_BUILD_TESTS=OFF
 echo "==> Building build/"
 cmake --build build
-echo "==> Starting build/app/sluice $*"
-exec build/app/sluice "$@"
+# The window needs a display; a machine without one runs the same server
+# headless (QCoreApplication, log on stdout).
+args=("$@")
+if [[ -z "${DISPLAY:-}" && -z "${WAYLAND_DISPLAY:-}" && -z "${QT_QPA_PLATFORM:-}" ]] \
+    && [[ " ${args[*]} " != *" --headless "* ]]; then
+    echo "==> No display: adding --headless"
+    args=(--headless "${args[@]}")
+fi
+echo "==> Starting build/app/sluice ${args[*]}"
+exec build/app/sluice "${args[@]}"

@@ -215,6 +215,15 @@ void Dispatcher::fail(HttpConnect *connect, int status, const QString &detail,
                       const HttpHeaders &extraHeaders)
 {
     HttpResponse &response = connect->response();
+    // What filters said about the whole exchange (CORS) holds for its error
+    // too: without it the page's script cannot even read the error.
+    HttpHeaders kept;
+    for (const HttpHeader &header : response.headers()) {
+        if (header.first.toLower().startsWith("access-control-")
+            || header.first.compare("Vary", Qt::CaseInsensitive) == 0) {
+            kept.append(header);
+        }
+    }
     if (!response.reset()) {
         // Part of the body is on the wire: the only honest end is to cut it.
         if (response.m_sink && !response.isEnded())
@@ -225,6 +234,8 @@ void Dispatcher::fail(HttpConnect *connect, int status, const QString &detail,
     connect->m_errorStatus = status;
     connect->m_errorDetail = detail;
     response.setStatus(status);
+    for (const HttpHeader &header : std::as_const(kept))
+        response.addHeader(header.first, header.second);
     for (const HttpHeader &header : extraHeaders)
         response.setHeader(header.first, header.second);
 

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <sluice/broadcastrooms.h>
+#include <sluice/chain.h>
 #include <sluice/route.h>
 #include <sluice/router.h>
 #include <sluice/server.h>
@@ -47,6 +48,10 @@ void tst_Config::init()
     m_dir = std::make_unique<QTemporaryDir>();
     QVERIFY(m_dir->isValid());
     QVERIFY(QDir(m_dir->path()).mkpath(QStringLiteral("www")));
+    // An htpasswd file whose second user has an MD5 (apr1) hash, which is refused.
+    write(QStringLiteral("bad.htpasswd"),
+          "alice:$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8"
+          "sqvXwWdyfsgVgozkYH9B80bAip/08R2BPH2xk/\nbob:$apr1$salt$Xxh2vK4A1mH1d0e6nq1pO/\n");
 }
 
 void tst_Config::completeConfigApplies()
@@ -202,7 +207,7 @@ void tst_Config::errors_data()
             << QByteArray(R"({"routes": [{"uri": "ws:/a", "handler": "echo"},
                                          {"uri": "ws:/b", "handler": "ecko"}]})")
             << QStringLiteral("routes[1].handler: unknown handler \"ecko\" (known: contentType, "
-                              "echo, broadcast)");
+                              "echo, broadcast, hello)");
     QTest::newRow("handler type") << QByteArray(
             R"({"routes": [{"uri": "ws:/a", "handler": ["echo"]}]})")
                                   << QStringLiteral("routes[0].handler: must be a string");
@@ -216,8 +221,91 @@ void tst_Config::errors_data()
                               "(has handler, exec)");
     QTest::newRow("handler on http route")
             << QByteArray(R"({"routes": [{"uri": "/a", "handler": "echo"}]})")
-            << QStringLiteral("routes[0].uri: \"/a\" is not a ws: route: a WebSocket handler "
-                              "needs a \"ws:\" key");
+            << QStringLiteral("routes[0].handler: \"echo\" is a WebSocket handler: the uri needs "
+                              "\"ws:\"");
+    QTest::newRow("http handler on ws route")
+            << QByteArray(R"({"routes": [{"uri": "ws:/a", "handler": "hello"}]})")
+            << QStringLiteral("routes[0].handler: \"hello\" is an HTTP handler: the uri cannot "
+                              "be \"ws:\"");
+    QTest::newRow("origins on http route")
+            << QByteArray(R"({"routes": [{"uri": "/a", "handler": "hello", "origins": ["self"]}]})")
+            << QStringLiteral("routes[0].origins: only for ws: routes");
+    QTest::newRow("route origin without scheme")
+            << QByteArray(
+                       R"({"routes": [{"uri": "ws:/a", "handler": "echo", "origins": ["a.com"]}]})")
+            << QStringLiteral("routes[0].origins[0]: not an origin (\"https://host[:port]\" or "
+                              "\"self\"): \"a.com\"");
+    QTest::newRow("route origin with path")
+            << QByteArray(R"({"routes": [{"uri": "ws:/a", "handler": "echo",
+                                          "origins": ["self", "https://a.com/app"]}]})")
+            << QStringLiteral("routes[0].origins[1]: not an origin (\"https://host[:port]\" or "
+                              "\"self\"): \"https://a.com/app\"");
+    QTest::newRow("route origins empty")
+            << QByteArray(R"({"routes": [{"uri": "ws:/a", "handler": "echo", "origins": []}]})")
+            << QStringLiteral("routes[0].origins: must list at least one origin");
+    QTest::newRow("filters type") << QByteArray(R"({"filters": {}})")
+                                  << QStringLiteral("filters: must be an array");
+    QTest::newRow("filter uri missing") << QByteArray(R"({"filters": [{"origins": ["self"]}]})")
+                                        << QStringLiteral("filters[0].uri: missing");
+    QTest::newRow("filter bad regex")
+            << QByteArray(R"({"filters": [{"uri": "/a(", "origins": ["self"]}]})")
+            << QStringLiteral("filters[0].uri: ") + [] {
+                   sluice::Router router;
+                   router.filter(QStringLiteral("/a("),
+                                 [](sluice::HttpConnect &, sluice::Chain) {});
+                   return router.errorString();
+               }();
+    QTest::newRow("filter no kind") << QByteArray(R"({"filters": [{"uri": "/.*"}]})")
+                                    << QStringLiteral("filters[0]: needs exactly one of origins, "
+                                                      "basicAuth, cors (has none)");
+    QTest::newRow("filter two kinds")
+            << QByteArray(R"({"filters": [{"uri": "/.*", "origins": ["self"], "cors": {}}]})")
+            << QStringLiteral("filters[0]: needs exactly one of origins, basicAuth, cors (has "
+                              "origins, cors)");
+    QTest::newRow("filter unknown key")
+            << QByteArray(R"({"filters": [{"uri": "/.*", "origin": ["self"]}]})")
+            << QStringLiteral("filters[0].origin: unknown key");
+    QTest::newRow("basicAuth without file")
+            << QByteArray(R"({"filters": [{"uri": "/.*", "basicAuth": {"realm": "x"}}]})")
+            << QStringLiteral("filters[0].basicAuth.passwordFile: missing");
+    QTest::newRow("basicAuth unknown key")
+            << QByteArray(R"({"filters": [{"uri": "/.*", "basicAuth": {"users": "x"}}]})")
+            << QStringLiteral("filters[0].basicAuth.users: unknown key");
+    QTest::newRow("basicAuth bad file") << QByteArray(
+            R"({"filters": [{"uri": "/.*", "basicAuth": {"passwordFile": "bad.htpasswd"}}]})")
+                                        << QStringLiteral("filters[0].basicAuth.passwordFile: "
+                                                          "%DIR%/bad.htpasswd:2: user "
+                                                          "\"bob\": unsupported password hash (use "
+                                                          "bcrypt: htpasswd -B, "
+                                                          "yescrypt: mkpasswd, or SHA-512: openssl "
+                                                          "passwd -6)");
+    QTest::newRow("cors without origins")
+            << QByteArray(R"({"filters": [{"uri": "/.*", "cors": {"methods": ["GET"]}}]})")
+            << QStringLiteral("filters[0].cors.origins: missing");
+    QTest::newRow("cors method not a token") << QByteArray(
+            R"({"filters": [{"uri": "/.*", "cors": {"origins": ["*"], "methods": ["GET", "BAD METHOD"]}}]})")
+                                             << QStringLiteral("filters[0].cors.methods[1]: not a "
+                                                               "token: \"BAD METHOD\"");
+    QTest::newRow("cors credentials with any origin") << QByteArray(
+            R"({"filters": [{"uri": "/.*", "cors": {"origins": ["*"], "credentials": true}}]})")
+                                                      << QStringLiteral(
+                                                                 "filters[0].cors.credentials: "
+                                                                 "cannot be true with the origin "
+                                                                 "\"*\" "
+                                                                 "(browsers refuse it): list the "
+                                                                 "origins");
+    QTest::newRow("cors credentials type") << QByteArray(
+            R"({"filters": [{"uri": "/.*", "cors": {"origins": ["https://a.com"], "credentials": "yes"}}]})")
+                                           << QStringLiteral("filters[0].cors.credentials: must be "
+                                                             "true or false");
+    QTest::newRow("cors maxAge") << QByteArray(
+            R"({"filters": [{"uri": "/.*", "cors": {"origins": ["https://a.com"], "maxAge": 100000}}]})")
+                                 << QStringLiteral("filters[0].cors.maxAge: must be an integer "
+                                                   "from 0 to 86400");
+    QTest::newRow("cors self is not an origin")
+            << QByteArray(R"({"filters": [{"uri": "/.*", "cors": {"origins": ["self"]}}]})")
+            << QStringLiteral("filters[0].cors.origins[0]: not an origin (\"https://host[:port]\" "
+                              "or \"*\"): \"self\"");
     QTest::newRow("forward on ws route")
             << QByteArray(R"({"routes": [{"uri": "ws:/a", "forward": "/b"}]})")
             << QStringLiteral("routes[0].uri: \"ws:/a\" is a ws: route: it cannot forward or "

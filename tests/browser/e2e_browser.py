@@ -345,11 +345,11 @@ def check_pages_clean(pages, base):
 
 async def start_server(binary):
     server = await asyncio.create_subprocess_exec(
-        binary, "--port", "0", "--bind", "127.0.0.1",
+        binary, "--headless", "--port", "0", "--bind", "127.0.0.1", "--log", os.devnull,
         stdout=asyncio.subprocess.PIPE, start_new_session=True)
+    prefix = "Listening on http://127.0.0.1:"
     line = await asyncio.wait_for(server.stdout.readline(), START_SECONDS)
     text = line.decode().strip()
-    prefix = "Listening on http://127.0.0.1:"
     if not text.startswith(prefix):
         raise RuntimeError("unexpected first line from sluice: %r" % text)
     return server, "http://127.0.0.1:%d/" % int(text[len(prefix):].rstrip("/"))
