@@ -1,6 +1,7 @@
 #include "logfile.h"
 
 #include <QtCore/QDateTime>
+#include <QtCore/QFileInfo>
 #include <QtCore/QJsonDocument>
 #include <QtCore/QJsonObject>
 
@@ -60,11 +61,17 @@ bool LogFile::open(const QString &fileName, Format format)
     m_format = format;
     m_fileName = fileName;
     m_file.close();
-    const bool opened = fileName == u'-'
-                                ? m_file.open(STDOUT_FILENO, QIODevice::WriteOnly | QIODevice::Unbuffered)
-                                : (m_file.setFileName(fileName),
-                                   m_file.open(QIODevice::WriteOnly | QIODevice::Append
-                                               | QIODevice::Unbuffered));
+    bool opened = false;
+    if (fileName == u'-') {
+        opened = m_file.open(STDOUT_FILENO, QIODevice::WriteOnly | QIODevice::Unbuffered);
+    } else {
+        m_file.setFileName(fileName);
+        // Appending seeks, which a pipe or /dev/null cannot do.
+        const QFileInfo info(fileName);
+        const bool regular = !info.exists() || info.isFile();
+        opened = m_file.open(QIODevice::WriteOnly | QIODevice::Unbuffered
+                             | (regular ? QIODevice::Append : QIODevice::NotOpen));
+    }
     if (!opened)
         m_errorString = QStringLiteral("%1: %2").arg(fileName, m_file.errorString());
     return opened;

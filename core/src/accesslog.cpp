@@ -13,84 +13,117 @@ namespace {
 Q_LOGGING_CATEGORY(lcAccess, "sluice.access", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcTraffic, "sluice.traffic", QtInfoMsg)
 
+using Type = MonitorEvent::Type;
+using Opcode = MonitorEvent::Opcode;
+using Direction = MonitorEvent::Direction;
+
+// UTF-8, as it ends the text lines where people expect it.
+const QByteArray Ellipsis = QByteArrayLiteral("\xe2\x80\xa6");
+
 QString isoTime(qint64 timeUs)
 {
     return QDateTime::fromMSecsSinceEpoch(timeUs / 1000, Qt::UTC).toString(Qt::ISODateWithMs);
 }
 
-// Short enough to read, precise enough for a slow request.
+// Milliseconds tell fast requests apart; past ten seconds nobody counts them.
 QByteArray duration(qint64 us)
 {
     if (us >= 10'000'000)
         return QByteArray::number(double(us) / 1e6, 'f', 1) + 's';
-    if (us >= 1000)
-        return QByteArray::number(double(us) / 1e3, 'f', 1) + "ms";
-    return QByteArray::number(us) + "us";
+    return QByteArray::number(double(us) / 1e3, 'f', 1) + "ms";
 }
 
 QByteArray peer(const MonitorEvent &event)
 {
+    // A column for it always, so that the fields after it keep their place.
     if (event.peerAddress.isNull())
-        return "-";
+        return QByteArrayLiteral("-");
     const QByteArray address = event.peerAddress.toString().toUtf8();
     if (event.peerAddress.protocol() == QAbstractSocket::IPv6Protocol)
         return '[' + address + "]:" + QByteArray::number(event.peerPort);
     return address + ':' + QByteArray::number(event.peerPort);
 }
 
-// A client controls targets, reasons and payloads: quoted and escaped, they
-// cannot end the line or fake a field.
-QByteArray quoted(const QByteArray &text)
+bool needsEscape(char16_t c)
 {
-    QByteArray out;
+    // C0 and C1 controls, DEL, and the Unicode line and paragraph separators
+    // that some viewers break lines at.
+    return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029;
+}
+
+// A client controls targets, reasons and payloads: quoted and escaped, they
+// can neither end the line nor fake a field.
+QByteArray quoted(const QString &text)
+{
+    QString out;
     out.reserve(text.size() + 2);
-    out += '"';
-    for (const char c : text) {
-        const uchar u = uchar(c);
+    out += u'"';
+    for (const QChar qc : text) {
+        const char16_t c = qc.unicode();
         switch (c) {
-        case '"':
-            out += "\\\"";
+        case u'"':
+            out += QLatin1String("\\\"");
             break;
-        case '\\':
-            out += "\\\\";
+        case u'\\':
+            out += QLatin1String("\\\\");
             break;
-        case '\n':
-            out += "\\n";
+        case u'\n':
+            out += QLatin1String("\\n");
             break;
-        case '\r':
-            out += "\\r";
+        case u'\r':
+            out += QLatin1String("\\r");
             break;
-        case '\t':
-            out += "\\t";
+        case u'\t':
+            out += QLatin1String("\\t");
             break;
         default:
-            if (u < 0x20 || u == 0x7f) {
-                out += "\\x";
-                out += QByteArray::number(u, 16).rightJustified(2, '0');
-            } else {
-                out += c;
-            }
+            if (!needsEscape(c))
+                out += qc;
+            else if (c <= 0xff)
+                out += QStringLiteral("\\x%1").arg(int(c), 2, 16, QLatin1Char('0'));
+            else
+                out += QStringLiteral("\\u%1").arg(int(c), 4, 16, QLatin1Char('0'));
         }
     }
-    out += '"';
-    return out;
+    out += u'"';
+    return out.toUtf8();
 }
 
-// Targets have no spaces when well formed; quoting only the odd one keeps
-// ordinary lines easy to cut with awk.
+// Well-formed targets and routes have no spaces: quoting only the odd one
+// keeps ordinary lines easy to cut into fields.
 QByteArray field(const QString &text)
 {
-    const QByteArray utf8 = text.toUtf8();
-    for (const char c : utf8) {
-        if (uchar(c) <= 0x20 || c == '"' || c == '\\' || uchar(c) == 0x7f)
-            return quoted(utf8);
+    if (text.isEmpty())
+        return quoted(text);
+    for (const QChar qc : text) {
+        const char16_t c = qc.unicode();
+        if (c == u' ' || c == u'"' || c == u'\\' || needsEscape(c))
+            return quoted(text);
     }
-    return utf8;
+    return text.toUtf8();
 }
 
-QString opcodeText(MonitorEvent::Opcode opcode)
+// A cut can land inside a UTF-8 sequence: the broken tail goes, rather than
+// show up as a replacement character.
+QByteArray cutUtf8(const QByteArray &bytes, qsizetype cap)
 {
-    return MonitorEvent::opcodeName(opcode).toLower();
+    QByteArray cut = bytes.left(cap);
+    qsizetype lead = cut.size() - 1;
+    while (lead >= 0 && lead >= cut.size() - 4 && (uchar(cut.at(lead)) & 0xc0) == 0x80)
+        --lead;
+    if (lead < 0)
+        return cut;
+    const uchar first = uchar(cut.at(lead));
+    const qsizetype length = first >= 0xf0 ? 4 : first >= 0xe0 ? 3 : first >= 0xc0 ? 2 : 1;
+    if (lead + length > cut.size())
+        cut.truncate(lead);
+    return cut;
+}
+
+bool isTextPayload(Opcode opcode)
+{
+    // A close frame's payload, as recorded, is its reason.
+    return opcode == Opcode::Text || opcode == Opcode::Close;
 }
 
 } // namespace
@@ -99,9 +132,11 @@ AccessLog::AccessLog(Monitor *monitor, Writer writer, QObject *parent)
     : QObject(parent)
     , m_monitor(monitor)
     , m_writer(std::move(writer))
+    , m_droppedSeen(monitor->droppedCount())
 {
-    m_droppedSeen = monitor->droppedCount();
-    connect(monitor, &Monitor::eventsPosted, this, &AccessLog::write);
+    // Direct, so that the writer runs on the monitor's thread as documented,
+    // wherever this object lives.
+    connect(monitor, &Monitor::eventsPosted, this, &AccessLog::write, Qt::DirectConnection);
 }
 
 AccessLog::~AccessLog() = default;
@@ -115,26 +150,27 @@ void AccessLog::write(const QList<MonitorEvent> &events)
         if (!line.isEmpty())
             m_writer(line);
     }
-    // Dropped events leave holes in the log: say how big.
+    // Dropped events leave holes in the log: say how big, after what is left.
     const quint64 dropped = m_monitor->droppedCount();
-    if (dropped > m_droppedSeen) {
-        const quint64 count = dropped - m_droppedSeen;
-        m_droppedSeen = dropped;
-        const QString now = isoTime(MonitorEvent::now());
-        if (m_format == Format::Json) {
-            const QJsonObject object {{QStringLiteral("time"), now},
-                                      {QStringLiteral("event"), QStringLiteral("dropped")},
-                                      {QStringLiteral("count"), qint64(count)}};
-            m_writer(QJsonDocument(object).toJson(QJsonDocument::Compact) + '\n');
-        } else {
-            m_writer(now.toUtf8() + " monitor dropped " + QByteArray::number(count) + " events\n");
-        }
+    if (dropped <= m_droppedSeen)
+        return;
+    const quint64 count = dropped - m_droppedSeen;
+    m_droppedSeen = dropped;
+    if (!lcAccess().isInfoEnabled())
+        return;
+    const QString now = isoTime(MonitorEvent::now());
+    if (m_format == Format::Json) {
+        const QJsonObject object {{QStringLiteral("time"), now},
+                                  {QStringLiteral("event"), QStringLiteral("dropped")},
+                                  {QStringLiteral("count"), qint64(count)}};
+        m_writer(QJsonDocument(object).toJson(QJsonDocument::Compact) + '\n');
+    } else {
+        m_writer(now.toUtf8() + " monitor dropped " + QByteArray::number(count) + " events\n");
     }
 }
 
 QByteArray AccessLog::formatEvent(const MonitorEvent &event) const
 {
-    using Type = MonitorEvent::Type;
     switch (event.type) {
     case Type::HttpExchange:
     case Type::WebSocketOpened:
@@ -154,10 +190,11 @@ QByteArray AccessLog::formatEvent(const MonitorEvent &event) const
         return {};
     }
 
-    const bool isText = event.opcode == MonitorEvent::Opcode::Text
-                        || event.opcode == MonitorEvent::Opcode::Close;
-    const QByteArray payload = event.payload.left(qMax(0, m_payloadCap));
-    const bool truncated = event.size > payload.size();
+    const bool textPayload = isTextPayload(event.opcode);
+    const qsizetype cap = qMax(0, m_payloadCap);
+    const QByteArray payload = textPayload ? cutUtf8(event.payload, cap) : event.payload.left(cap);
+    // The monitor may have cut the payload before us: size is the whole message.
+    const bool truncated = qMax(event.size, qint64(event.payload.size())) > payload.size();
 
     if (m_format == Format::Json) {
         QJsonObject object {{QStringLiteral("time"), isoTime(event.timeUs)},
@@ -171,7 +208,7 @@ QByteArray AccessLog::formatEvent(const MonitorEvent &event) const
         switch (event.type) {
         case Type::HttpExchange:
             object.insert(QStringLiteral("event"), QStringLiteral("http"));
-            object.insert(QStringLiteral("method"), QString::fromLatin1(event.method));
+            object.insert(QStringLiteral("method"), QString::fromUtf8(event.method));
             object.insert(QStringLiteral("target"), event.target);
             object.insert(QStringLiteral("status"), event.status);
             object.insert(QStringLiteral("bytesIn"), event.bytesIn);
@@ -196,13 +233,12 @@ QByteArray AccessLog::formatEvent(const MonitorEvent &event) const
             break;
         case Type::WebSocketMessage:
             object.insert(QStringLiteral("event"), QStringLiteral("ws_message"));
-            object.insert(QStringLiteral("direction"),
-                          event.direction == MonitorEvent::Direction::Incoming
-                                  ? QStringLiteral("in")
-                                  : QStringLiteral("out"));
-            object.insert(QStringLiteral("opcode"), opcodeText(event.opcode));
+            object.insert(QStringLiteral("direction"), event.direction == Direction::Incoming
+                                                               ? QStringLiteral("in")
+                                                               : QStringLiteral("out"));
+            object.insert(QStringLiteral("opcode"), MonitorEvent::opcodeName(event.opcode));
             object.insert(QStringLiteral("size"), event.size);
-            if (isText) {
+            if (textPayload) {
                 object.insert(QStringLiteral("payload"), QString::fromUtf8(payload));
             } else {
                 object.insert(QStringLiteral("payload"), QString::fromLatin1(payload.toBase64()));
@@ -224,45 +260,45 @@ QByteArray AccessLog::formatEvent(const MonitorEvent &event) const
         return QJsonDocument(object).toJson(QJsonDocument::Compact) + '\n';
     }
 
-    QByteArray line = isoTime(event.timeUs).toUtf8() + ' ';
-    const QByteArray id = '#' + QByteArray::number(event.connectionId);
+    QByteArray line = isoTime(event.timeUs).toUtf8() + ' ' + peer(event) + " #"
+                      + QByteArray::number(event.connectionId) + ' ';
     switch (event.type) {
     case Type::HttpExchange:
-        line += peer(event) + ' ' + id + ' ' + quoted(event.method + ' ' + event.target.toUtf8())
-                + ' ' + QByteArray::number(event.status) + ' ' + QByteArray::number(event.bytesOut)
-                + "B " + duration(event.durationUs);
+        line += quoted(QString::fromUtf8(event.method) + u' ' + event.target) + ' '
+                + QByteArray::number(event.status) + ' ' + QByteArray::number(event.bytesOut)
+                + "B in " + duration(event.durationUs);
         if (!event.route.isEmpty())
             line += " route=" + field(event.route);
         break;
     case Type::WebSocketOpened:
-        line += peer(event) + ' ' + id + " ws open " + field(event.target);
+        line += "ws open " + field(event.target);
         if (!event.route.isEmpty())
             line += " route=" + field(event.route);
         if (!event.reason.isEmpty())
             line += " subprotocol=" + field(event.reason);
         break;
     case Type::WebSocketClosed:
-        line += peer(event) + ' ' + id + " ws close " + field(event.target) + ' '
-                + QByteArray::number(event.closeCode) + ' ' + quoted(event.reason.toUtf8()) + ' '
-                + duration(event.durationUs) + " in=" + QByteArray::number(event.messagesIn) + '/'
+        line += "ws close " + field(event.target) + ' ' + QByteArray::number(event.closeCode) + ' '
+                + quoted(event.reason) + ' ' + duration(event.durationUs)
+                + " in=" + QByteArray::number(event.messagesIn) + " msgs/"
                 + QByteArray::number(event.bytesIn)
-                + "B out=" + QByteArray::number(event.messagesOut) + '/'
+                + "B out=" + QByteArray::number(event.messagesOut) + " msgs/"
                 + QByteArray::number(event.bytesOut) + 'B';
         break;
     case Type::WebSocketMessage:
-        line += id + " ws " + (event.direction == MonitorEvent::Direction::Incoming ? "<- " : "-> ")
-                + opcodeText(event.opcode).toLatin1() + ' ' + QByteArray::number(event.size) + 'B';
-        if (!payload.isEmpty() || event.size > 0) {
+        line += QByteArray(event.direction == Direction::Incoming ? "ws <- " : "ws -> ")
+                + MonitorEvent::opcodeName(event.opcode).toLatin1() + ' '
+                + QByteArray::number(event.size) + 'B';
+        if (!payload.isEmpty() || truncated) {
             line += ' ';
-            line += isText ? quoted(payload) : "0x" + payload.toHex();
+            line += textPayload ? quoted(QString::fromUtf8(payload)) : "0x" + payload.toHex();
             if (truncated)
-                line += "...";
+                line += Ellipsis;
         }
         break;
     case Type::Error:
-        line += peer(event) + ' ' + id + " error "
-                + QByteArray::number(event.status ? event.status : event.closeCode) + ' '
-                + quoted(event.reason.toUtf8());
+        line += "error " + QByteArray::number(event.status ? event.status : event.closeCode) + ' '
+                + quoted(event.reason);
         break;
     default:
         return {};

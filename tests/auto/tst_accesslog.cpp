@@ -73,11 +73,13 @@ private Q_SLOTS:
     void webSocketOpenAndClose();
     void trafficOnlyWhenAsked();
     void trafficPayloads();
+    void textCutKeepsUtf8Whole();
     void oneLineWhateverTheClientSends();
     void ipv6Peer();
     void connectionEventsAreLeftOut();
     void categoriesGate();
     void dropsAreReported();
+    void dropsAreReportedInJson();
     void endToEnd();
 
 private:
@@ -89,13 +91,15 @@ void tst_AccessLog::httpText()
     AccessLog log(&m_monitor, nullptr);
     QCOMPARE(log.formatEvent(exchange()),
              QByteArray("2026-11-24T10:11:12.345Z 127.0.0.1:53412 #3 \"GET /hello/x\" 200 12B "
-                        "812us route=get:/hello/(?<name>[^/]+)\n"));
+                        "in 0.8ms route=get:/hello/(?<name>[^/]+)\n"));
     MonitorEvent slow = exchange();
     slow.durationUs = 12'340'000;
     slow.route.clear();
     QCOMPARE(log.formatEvent(slow),
              QByteArray("2026-11-24T10:11:12.345Z 127.0.0.1:53412 #3 \"GET /hello/x\" 200 12B "
-                        "12.3s\n"));
+                        "in 12.3s\n"));
+    slow.durationUs = 9'999'949;
+    QVERIFY(log.formatEvent(slow).endsWith(" 200 12B in 9999.9ms\n"));
 }
 
 void tst_AccessLog::httpJson()
@@ -149,7 +153,7 @@ void tst_AccessLog::webSocketOpenAndClose()
                         "route=ws:/echo subprotocol=chat\n"));
     QCOMPARE(log.formatEvent(closed),
              QByteArray("2026-11-24T10:11:12.345Z 127.0.0.1:40000 #5 ws close /echo 1000 \"bye\" "
-                        "12.3s in=3/120B out=4/160B\n"));
+                        "12.3s in=3 msgs/120B out=4 msgs/160B\n"));
 
     log.setFormat(AccessLog::Format::Json);
     const QJsonObject open = json(log.formatEvent(opened));
@@ -174,7 +178,7 @@ void tst_AccessLog::trafficOnlyWhenAsked()
     QVERIFY(log.formatEvent(in).isEmpty());
     log.setLogsTraffic(true);
     QCOMPARE(log.formatEvent(in),
-             QByteArray("2026-11-24T10:11:12.345Z #5 ws <- text 5B \"hello\"\n"));
+             QByteArray("2026-11-24T10:11:12.345Z - #5 ws <- text 5B \"hello\"\n"));
 }
 
 void tst_AccessLog::trafficPayloads()
@@ -185,13 +189,13 @@ void tst_AccessLog::trafficPayloads()
     QCOMPARE(
             log.formatEvent(message(MonitorEvent::Direction::Outgoing, MonitorEvent::Opcode::Binary,
                                     QByteArray("\x00\x01\x02\x03\x04", 5))),
-            QByteArray("2026-11-24T10:11:12.345Z #5 ws -> binary 5B 0x00010203...\n"));
+            QByteArray("2026-11-24T10:11:12.345Z - #5 ws -> binary 5B 0x00010203\u2026\n"));
     QCOMPARE(log.formatEvent(message(MonitorEvent::Direction::Incoming, MonitorEvent::Opcode::Text,
                                      "abcdefgh")),
-             QByteArray("2026-11-24T10:11:12.345Z #5 ws <- text 8B \"abcd\"...\n"));
+             QByteArray("2026-11-24T10:11:12.345Z - #5 ws <- text 8B \"abcd\"\u2026\n"));
     QCOMPARE(log.formatEvent(message(MonitorEvent::Direction::Incoming, MonitorEvent::Opcode::Ping,
                                      QByteArray())),
-             QByteArray("2026-11-24T10:11:12.345Z #5 ws <- ping 0B\n"));
+             QByteArray("2026-11-24T10:11:12.345Z - #5 ws <- ping 0B\n"));
 
     log.setFormat(AccessLog::Format::Json);
     const QJsonObject binary
@@ -211,6 +215,31 @@ void tst_AccessLog::trafficPayloads()
     QCOMPARE(text.value(QStringLiteral("truncated")).toBool(), false);
 }
 
+void tst_AccessLog::textCutKeepsUtf8Whole()
+{
+    AccessLog log(&m_monitor, nullptr);
+    log.setLogsTraffic(true);
+    log.setPayloadCap(2);
+    // "a" then the two bytes of "é": a cut at 2 would split the second.
+    const MonitorEvent event
+            = message(MonitorEvent::Direction::Outgoing, MonitorEvent::Opcode::Text,
+                      QStringLiteral("a\u00e9").toUtf8());
+    QCOMPARE(log.formatEvent(event),
+             QByteArray("2026-11-24T10:11:12.345Z - #5 ws -> text 3B \"a\"\u2026\n"));
+    log.setPayloadCap(3);
+    QCOMPARE(log.formatEvent(event),
+             QByteArray("2026-11-24T10:11:12.345Z - #5 ws -> text 3B \"a\u00e9\"\n"));
+
+    // The monitor's own cut counts as one too: size says the message was longer.
+    MonitorEvent cut = event;
+    cut.size = 4096;
+    log.setFormat(AccessLog::Format::Json);
+    const QJsonObject object = json(log.formatEvent(cut));
+    QCOMPARE(object.value(QStringLiteral("payload")).toString(), QStringLiteral("a\u00e9"));
+    QCOMPARE(object.value(QStringLiteral("size")).toInt(), 4096);
+    QCOMPARE(object.value(QStringLiteral("truncated")).toBool(), true);
+}
+
 void tst_AccessLog::oneLineWhateverTheClientSends()
 {
     AccessLog log(&m_monitor, nullptr);
@@ -226,7 +255,7 @@ void tst_AccessLog::oneLineWhateverTheClientSends()
     const QByteArray payload = log.formatEvent(
             message(MonitorEvent::Direction::Incoming, MonitorEvent::Opcode::Text, "x\ny\x01\"z"));
     QCOMPARE(payload,
-             QByteArray("2026-11-24T10:11:12.345Z #5 ws <- text 6B \"x\\ny\\x01\\\"z\"\n"));
+             QByteArray("2026-11-24T10:11:12.345Z - #5 ws <- text 6B \"x\\ny\\x01\\\"z\"\n"));
 
     MonitorEvent closed;
     closed.type = MonitorEvent::Type::WebSocketClosed;
@@ -237,6 +266,14 @@ void tst_AccessLog::oneLineWhateverTheClientSends()
     QCOMPARE(closeLine.count('\n'), 1);
     QVERIFY2(closeLine.contains("ws close \"/odd path\" 0 \"line\\nbreak\""),
              closeLine.constData());
+
+    // Separators some viewers break lines at, and C1 controls.
+    MonitorEvent separators = exchange();
+    separators.route.clear();
+    separators.target = QStringLiteral("/x\u2028y\u0085z");
+    QVERIFY2(
+            log.formatEvent(separators).endsWith(" #3 \"GET /x\\u2028y\\x85z\" 200 12B in 0.8ms\n"),
+            log.formatEvent(separators).constData());
 
     log.setFormat(AccessLog::Format::Json);
     const QByteArray jsonLine = log.formatEvent(evil);
@@ -274,6 +311,8 @@ void tst_AccessLog::connectionEventsAreLeftOut()
 
 void tst_AccessLog::categoriesGate()
 {
+    // Whatever happens below, the next test gets the rules back.
+    const auto restore = qScopeGuard([] { QLoggingCategory::setFilterRules(QString()); });
     AccessLog log(&m_monitor, nullptr);
     log.setLogsTraffic(true);
     const MonitorEvent in
@@ -284,7 +323,19 @@ void tst_AccessLog::categoriesGate()
     QLoggingCategory::setFilterRules(QStringLiteral("sluice.traffic.info=false"));
     QVERIFY(!log.formatEvent(exchange()).isEmpty());
     QVERIFY(log.formatEvent(in).isEmpty());
+
+    // And through the monitor, as a server would deliver them.
+    sluice::Monitor monitor;
+    QByteArrayList lines;
+    AccessLog written(&monitor, [&lines](const QByteArray &line) { lines.append(line); });
+    QLoggingCategory::setFilterRules(QStringLiteral("sluice.access.info=false"));
+    monitor.post(exchange());
+    monitor.flush();
+    QVERIFY(lines.isEmpty());
     QLoggingCategory::setFilterRules(QString());
+    monitor.post(exchange());
+    monitor.flush();
+    QCOMPARE(lines.size(), 1);
     QVERIFY(!log.formatEvent(exchange()).isEmpty());
 }
 
@@ -292,42 +343,92 @@ void tst_AccessLog::dropsAreReported()
 {
     sluice::Monitor monitor;
     monitor.setCapacity(2);
+    // Drops from before the log existed are not its news.
+    {
+        AccessLog earlier(&monitor, nullptr);
+        for (int i = 0; i < 3; ++i)
+            monitor.post(exchange());
+        monitor.flush();
+    }
+    QCOMPARE(monitor.droppedCount(), quint64(1));
+
     QByteArrayList lines;
     AccessLog log(&monitor, [&lines](const QByteArray &line) { lines.append(line); });
-    for (int i = 0; i < 5; ++i) {
-        MonitorEvent event = exchange();
-        monitor.post(std::move(event));
-    }
-    QCOMPARE(monitor.droppedCount(), quint64(3));
-    monitor.flush();
-    QTRY_COMPARE(lines.size(), 3);
+    for (int i = 0; i < 5; ++i)
+        monitor.post(exchange());
+    QCOMPARE(monitor.droppedCount(), quint64(4));
+    // The batch the monitor queued arrives by itself.
+    QTRY_COMPARE_WITH_TIMEOUT(lines.size(), 3, 5000);
     QVERIFY(lines.at(0).contains("\"GET /hello/x\" 200"));
-    QVERIFY2(lines.at(2).endsWith(" monitor dropped 3 events\n"), lines.at(2).constData());
+    QVERIFY(lines.at(1).contains("\"GET /hello/x\" 200"));
+    QVERIFY2(QRegularExpression(
+                     QStringLiteral("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z "
+                                    "monitor dropped 3 events\n$"))
+                     .match(QString::fromUtf8(lines.at(2)))
+                     .hasMatch(),
+             lines.at(2).constData());
+
+    // Told once: the next batch without drops has no such line.
+    monitor.post(exchange());
+    monitor.flush();
+    QCOMPARE(lines.size(), 4);
+    QVERIFY(lines.at(3).contains("\"GET /hello/x\" 200"));
+}
+
+void tst_AccessLog::dropsAreReportedInJson()
+{
+    sluice::Monitor monitor;
+    monitor.setCapacity(1);
+    QByteArrayList lines;
+    AccessLog log(&monitor, [&lines](const QByteArray &line) { lines.append(line); });
+    log.setFormat(AccessLog::Format::Json);
+    monitor.post(exchange());
+    monitor.post(exchange());
+    monitor.flush();
+    QCOMPARE(lines.size(), 2);
+    QCOMPARE(json(lines.at(0)).value(QStringLiteral("event")).toString(), QStringLiteral("http"));
+    const QJsonObject dropped = json(lines.at(1));
+    QCOMPARE(dropped.value(QStringLiteral("event")).toString(), QStringLiteral("dropped"));
+    QCOMPARE(dropped.value(QStringLiteral("count")).toInt(), 1);
+    QVERIFY(dropped.value(QStringLiteral("time")).toString().endsWith(u'Z'));
 }
 
 void tst_AccessLog::endToEnd()
 {
     sluice::Server server;
-    server.map(QStringLiteral("get:/hello/(?<name>[^/]+)"), sluice::handlers::hello());
-    server.map(QStringLiteral("ws:/echo"), sluice::handlers::echo());
-    QVERIFY(server.listen(QHostAddress::LocalHost, 0));
+    QVERIFY(server.map(QStringLiteral("get:/hello/(?<name>[^/]+)"), sluice::handlers::hello()));
+    QVERIFY(server.map(QStringLiteral("ws:/echo"), sluice::handlers::echo()));
+    QVERIFY2(server.listen(QHostAddress::LocalHost, 0), qPrintable(server.errorString()));
     const quint16 port = server.serverPort();
     QByteArrayList lines;
     AccessLog log(server.monitor(), [&lines](const QByteArray &line) { lines.append(line); });
     log.setLogsTraffic(true);
+    // A second log on the same monitor, for machines.
+    QByteArrayList jsonLines;
+    AccessLog jsonLog(server.monitor(),
+                      [&jsonLines](const QByteArray &line) { jsonLines.append(line); });
+    jsonLog.setFormat(AccessLog::Format::Json);
 
     // Clients we did not write, run while this thread's event loop serves.
     const auto run = [](const QString &program, const QStringList &arguments) {
         QProcess process;
         process.start(program, arguments);
+        if (!process.waitForStarted(10000)) {
+            qWarning("%s did not start: %s", qPrintable(program),
+                     qPrintable(process.errorString()));
+            return false;
+        }
         if (!QTest::qWaitFor([&] { return process.state() == QProcess::NotRunning; }, 30000)) {
             process.kill();
             process.waitForFinished();
+            qWarning("%s timed out", qPrintable(program));
+            return false;
         }
-        if (process.exitStatus() != QProcess::NormalExit || process.exitCode() != 0)
+        const bool ok = process.exitStatus() == QProcess::NormalExit && process.exitCode() == 0;
+        if (!ok)
             qWarning("%s failed: %s", qPrintable(program),
                      process.readAllStandardError().constData());
-        return process.exitStatus() == QProcess::NormalExit && process.exitCode() == 0;
+        return ok;
     };
     const QString base = QStringLiteral("http://127.0.0.1:%1").arg(port);
     QVERIFY(run(QStringLiteral("curl"),
@@ -341,16 +442,23 @@ void tst_AccessLog::endToEnd()
                              "        for text in ('one', 'two'):\n"
                              "            await ws.send(text)\n"
                              "            assert await asyncio.wait_for(ws.recv(), 5) == text\n"
-                             "asyncio.run(main())\n");
+                             "        await ws.close(1000)\n"
+                             "        assert ws.close_code == 1000, ws.close_code\n"
+                             "asyncio.run(asyncio.wait_for(main(), 20))\n");
     QVERIFY(run(
             QStringLiteral("/usr/bin/python3"),
             {QStringLiteral("-c"), script, QStringLiteral("ws://127.0.0.1:%1/echo").arg(port)}));
 
-    QTRY_VERIFY_WITH_TIMEOUT(!lines.isEmpty() && lines.last().contains(" ws close "), 5000);
+    // 2 exchanges, open, 4 messages, close.
+    QTRY_COMPARE_WITH_TIMEOUT(lines.size(), 8, 5000);
+    QTRY_COMPARE_WITH_TIMEOUT(jsonLines.size(), 4, 5000);
+    QVERIFY2(lines.last().contains(" ws close "), lines.last().constData());
+
     QByteArrayList http;
     QByteArrayList messages;
     QByteArrayList socketLines;
     for (const QByteArray &line : std::as_const(lines)) {
+        QCOMPARE(line.count('\n'), 1);
         if (line.contains(" ws <- ") || line.contains(" ws -> "))
             messages.append(line);
         else if (line.contains(" ws open ") || line.contains(" ws close "))
@@ -358,29 +466,66 @@ void tst_AccessLog::endToEnd()
         else
             http.append(line);
     }
+    const QString peer = QStringLiteral("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z "
+                                        "127\\.0\\.0\\.1:\\d+ #\\d+ ");
     QCOMPARE(http.size(), 2);
     // Bytes out count the whole response on the wire, head and body.
-    QVERIFY2(QRegularExpression(QStringLiteral("\"GET /hello/log\" 200 1\\d\\dB \\d+(us|\\.\\dms) "
-                                               "route=get:/hello/"))
-                     .match(QString::fromUtf8(http.at(0)))
+    QVERIFY2(
+            QRegularExpression(peer
+                               + QStringLiteral("\"GET /hello/log\" 200 \\d+B in \\d+\\.\\dms "
+                                                "route=get:/hello/\\(\\?<name>\\[\\^/\\]\\+\\)\n$"))
+                    .match(QString::fromUtf8(http.at(0)))
+                    .hasMatch(),
+            http.at(0).constData());
+    QVERIFY2(QRegularExpression(peer
+                                + QStringLiteral("\"GET /missing\" 404 \\d+B in \\d+\\.\\dms\n$"))
+                     .match(QString::fromUtf8(http.at(1)))
                      .hasMatch(),
-             http.at(0).constData());
-    QVERIFY2(http.at(1).contains("\"GET /missing\" 404"), http.at(1).constData());
+             http.at(1).constData());
+
     QCOMPARE(socketLines.size(), 2);
-    QVERIFY2(socketLines.at(0).contains(" ws open /echo route=ws:/echo"),
+    QVERIFY2(QRegularExpression(peer + QStringLiteral("ws open /echo route=ws:/echo\n$"))
+                     .match(QString::fromUtf8(socketLines.at(0)))
+                     .hasMatch(),
              socketLines.at(0).constData());
-    QVERIFY2(socketLines.at(1).contains(" ws close /echo 1000 "), socketLines.at(1).constData());
-    QVERIFY2(socketLines.at(1).contains(" in=2/6B out=2/6B"), socketLines.at(1).constData());
-    // Text messages both ways; the close frames (and any ping) are traffic too.
-    QByteArrayList texts;
-    for (const QByteArray &line : std::as_const(messages)) {
-        if (line.contains(" text "))
-            texts.append(line.mid(line.indexOf("#")));
-    }
-    const QByteArray id = socketLines.at(0).mid(socketLines.at(0).indexOf('#')).split(' ').first();
-    QCOMPARE(texts,
+    QVERIFY2(QRegularExpression(peer
+                                + QStringLiteral("ws close /echo 1000 \"\" \\d+\\.\\dm?s "
+                                                 "in=2 msgs/6B out=2 msgs/6B\n$"))
+                     .match(QString::fromUtf8(socketLines.at(1)))
+                     .hasMatch(),
+             socketLines.at(1).constData());
+
+    // Traffic lines carry no peer; the connection id ties them to the socket.
+    const QByteArray id = socketLines.at(0).split(' ').at(2);
+    QVERIFY(id.startsWith('#'));
+    QVERIFY(socketLines.at(1).contains(" " + id + " "));
+    QByteArrayList traffic;
+    for (const QByteArray &line : std::as_const(messages))
+        traffic.append(line.mid(line.indexOf(" - #") + 3));
+    QCOMPARE(traffic,
              (QByteArrayList {id + " ws <- text 3B \"one\"\n", id + " ws -> text 3B \"one\"\n",
                               id + " ws <- text 3B \"two\"\n", id + " ws -> text 3B \"two\"\n"}));
+
+    // The JSON log leaves traffic out: it was not asked for.
+    QStringList events;
+    for (const QByteArray &line : std::as_const(jsonLines))
+        events.append(json(line).value(QStringLiteral("event")).toString());
+    QCOMPARE(events, (QStringList {QStringLiteral("http"), QStringLiteral("http"),
+                                   QStringLiteral("ws_open"), QStringLiteral("ws_close")}));
+    const QJsonObject missing = json(jsonLines.at(1));
+    QCOMPARE(missing.value(QStringLiteral("status")).toInt(), 404);
+    QCOMPARE(missing.value(QStringLiteral("target")).toString(), QStringLiteral("/missing"));
+    QCOMPARE(missing.value(QStringLiteral("peer")).toString(), QStringLiteral("127.0.0.1"));
+    QVERIFY(missing.value(QStringLiteral("port")).toInt() > 0);
+    QVERIFY(missing.value(QStringLiteral("bytesIn")).toInt() > 0);
+    const QJsonObject closed = json(jsonLines.at(3));
+    QCOMPARE(closed.value(QStringLiteral("closeCode")).toInt(), 1000);
+    QCOMPARE(closed.value(QStringLiteral("messagesIn")).toInt(), 2);
+    QCOMPARE(closed.value(QStringLiteral("messagesOut")).toInt(), 2);
+    QCOMPARE(closed.value(QStringLiteral("bytesIn")).toInt(), 6);
+    QCOMPARE(closed.value(QStringLiteral("target")).toString(), QStringLiteral("/echo"));
+    QCOMPARE(closed.value(QStringLiteral("route")).toString(), QStringLiteral("ws:/echo"));
+    QVERIFY(closed.value(QStringLiteral("durationMs")).toDouble() > 0);
 }
 
 QTEST_GUILESS_MAIN(tst_AccessLog)

@@ -14,21 +14,41 @@ class Monitor;
 // The access log, written from the monitor's events: one line per HTTP
 // exchange and per WebSocket open and close (with duration, bytes and
 // message counts), and with traffic logging one per WebSocket message too.
-// Connection and room events are left out: the exchanges say it all.
+// Connection opened/closed and room events are left out: one per TCP
+// connection and per join is too chatty, and the exchanges say it all.
 //
-// Text lines are for people (time, peer, connection id, then the event):
-//   2026-11-24T10:11:12.345Z 127.0.0.1:53412 #3 "GET /hello/x" 200 149B 812us route=get:/hello/x
-//   2026-11-24T10:11:12.345Z 127.0.0.1:53414 #5 ws open /echo route=ws:/echo subprotocol=chat
-//   2026-11-24T10:11:24.645Z 127.0.0.1:53414 #5 ws close /echo 1000 "bye" 12.3s in=3/120B
-//   out=3/120B 2026-11-24T10:11:13.000Z #5 ws <- text 5B "hello"        (binary: 0x0102..., cut:
-//   ...)
-// Bytes out are the whole response on the wire. Strings a client controls
-// are quoted and escaped, so that a line is always one line.
-// JSON lines are one object each, for machines: "time", "event" (http,
-// ws_open, ws_close, ws_message, error, dropped), "connection", "peer",
-// "port", "route" and the event's own fields (see tst_accesslog).
+// Text lines are for people: time (ISO 8601 UTC, milliseconds), peer
+// ("[::1]:port" for IPv6, "-" when the event has none), "#" connection id,
+// then per event ([...] only when set):
+//   http:     "<method> <target>" <status> <bytes out>B in <duration> [route=<route>]
+//   ws open:  ws open <target> [route=<route>] [subprotocol=<name>]
+//   ws close: ws close <target> <code> "<reason>" <duration> in=<n> msgs/<bytes>B
+//             out=<n> msgs/<bytes>B
+//   traffic:  ws <-|-> <text|binary|ping|pong|close> <size>B ["<text>"|0x<hex>][…]
+//   error:    error <status or close code> "<reason>"
+//   drops:    <time> monitor dropped <n> events   (no peer, no id)
+// for example
+//   2026-11-24T10:11:12.345Z 127.0.0.1:53412 #3 "GET /hello/x" 200 149B in 0.8ms
+// Durations are in milliseconds with one decimal, in seconds past 10 s; bytes
+// out are the whole response on the wire. Payloads are cut to payloadCap()
+// bytes, "…" marking the cut, with the message's full size before them.
+// Strings a client controls (method and target, reasons, payloads) are
+// quoted with C-style escapes for quotes, backslashes and control
+// characters, so a line is always one line; targets are quoted only when
+// they need it.
+//
+// JSON lines are one compact object each, for machines: "time", "event"
+// (http, ws_open, ws_close, ws_message, error, dropped), "connection",
+// "peer" and "port" when known, "route" when set, and the event's fields:
+// method, target, status, bytesIn, bytesOut, durationMs / target,
+// subprotocol / target, closeCode, reason, messagesIn, messagesOut, bytesIn,
+// bytesOut, durationMs / direction ("in", "out"), opcode, size, payload
+// (binary ones base64, with "payloadEncoding": "base64"), truncated / status
+// or closeCode, reason / count.
+//
 // Lines are also gated by the logging categories "sluice.access" and
-// "sluice.traffic" (info), so QT_LOGGING_RULES can turn them off.
+// "sluice.traffic" (info), so QT_LOGGING_RULES can turn them off. The
+// constructor connects to the monitor, which makes it active.
 class SLUICE_CORE_EXPORT AccessLog : public QObject
 {
     Q_OBJECT
