@@ -136,10 +136,9 @@ void LogFile::messageHandler(QtMsgType type, const QMessageLogContext &context,
     if (LogFile *log = messageTarget)
         log->write(log->formatMessage(type, context.category, message));
     // Warnings also reach stderr when the log is a file: someone at the
-    // terminal should see that something is wrong.
-    if (type >= QtWarningMsg && (!messageTarget || !messageTarget->isStdout()) && previousHandler)
+    // terminal should see that something is wrong. (QtInfoMsg sorts after
+    // QtFatalMsg, so no ">=" here.)
+    const bool serious = type == QtWarningMsg || type == QtCriticalMsg || type == QtFatalMsg;
+    if (serious && (!messageTarget || !messageTarget->isStdout()) && previousHandler)
         previousHandler(type, context, message);
-    else if (type >= QtWarningMsg && !previousHandler && messageTarget
-             && !messageTarget->isStdout())
-        std::fprintf(stderr, "%s\n", qPrintable(message));
 }

@@ -433,6 +433,25 @@ async def logs():
         checks.check("json log: the listening record has the URL",
                      listening and listening[0].get("url") == app.urls[0], listening)
 
+    text_log = os.path.join(TMP, "sluice.log")
+    broken = write("broken-reload.json", '{"routes": []}')
+    with App(["--config", broken, "--port", "0", "--bind", "127.0.0.1", "--log", text_log]) as app:
+        checks.check("--log FILE: stdout has only the Listening line",
+                     app.output() == [f"Listening on {app.urls[0]}"], app.output())
+        write("broken-reload.json", '{"routes": 1}')
+        app.signal(signal.SIGHUP)
+        deadline = time.monotonic() + REPLY_TIMEOUT
+        while time.monotonic() < deadline and not any("reload failed" in e for e in app.errors):
+            time.sleep(0.05)
+        app.stop()
+        with open(text_log) as f:
+            logged = f.read()
+        errors = "\n".join(app.errors)
+        checks.check("--log FILE: info goes to the file only, warnings to the file and stderr",
+                     "info sluice.app: sluice " in logged and "warning sluice.app: reload failed"
+                     in logged and "reload failed" in errors and "serving" not in errors,
+                     f"file {logged[-300:]!r} stderr {errors[-300:]!r}")
+
     with App(["--port", "0", "--bind", "127.0.0.1"],
              env=clean_env(QT_LOGGING_RULES="sluice.access.info=false")) as app:
         curl([app.urls[0] + "hello/quiet"])
