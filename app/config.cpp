@@ -77,6 +77,24 @@ bool Config::checkKeys(const QJsonObject &object, const QString &path, const QSt
     return true;
 }
 
+bool Config::exactlyOne(const QJsonObject &object, const QString &path, const QStringList &keys,
+                        QString *key)
+{
+    QStringList given;
+    for (const QString &candidate : keys) {
+        if (object.contains(candidate))
+            given.append(candidate);
+    }
+    if (given.size() != 1) {
+        return fail(path, QStringLiteral("needs exactly one of %1 (has %2)")
+                                  .arg(keys.join(QStringLiteral(", ")),
+                                       given.isEmpty() ? QStringLiteral("none")
+                                                       : given.join(QStringLiteral(", "))));
+    }
+    *key = given.first();
+    return true;
+}
+
 bool Config::integer(const QJsonValue &value, const QString &path, qint64 min, qint64 max,
                      qint64 *result)
 {
@@ -265,19 +283,9 @@ bool Config::load(const QString &fileName)
             if (!parsed.isValid())
                 return fail(path + QStringLiteral(".uri"), parsed.errorString());
 
-            QStringList given;
-            for (const QString &kind : kinds) {
-                if (object.contains(kind))
-                    given.append(kind);
-            }
-            if (given.size() != 1) {
-                return fail(path,
-                            QStringLiteral("needs exactly one of handler, exec, forward, redirect "
-                                           "(has %1)")
-                                    .arg(given.isEmpty() ? QStringLiteral("none")
-                                                         : given.join(QStringLiteral(", "))));
-            }
-            const QString kind = given.first();
+            QString kind;
+            if (!exactlyOne(object, path, kinds, &kind))
+                return false;
             const QString kindPath = path + u'.' + kind;
             const QJsonValue value = object.value(kind);
             if (kind == QLatin1String("handler")) {
@@ -460,18 +468,9 @@ bool Config::loadFilters(const QJsonValue &value)
         if (!scratch.filter(filter.uri, [](sluice::HttpConnect &, sluice::Chain) {}))
             return fail(path + QStringLiteral(".uri"), scratch.errorString());
 
-        QStringList given;
-        for (const QString &kind : kinds) {
-            if (object.contains(kind))
-                given.append(kind);
-        }
-        if (given.size() != 1) {
-            return fail(path,
-                        QStringLiteral("needs exactly one of origins, basicAuth, cors (has %1)")
-                                .arg(given.isEmpty() ? QStringLiteral("none")
-                                                     : given.join(QStringLiteral(", "))));
-        }
-        const QString kind = given.first();
+        QString kind;
+        if (!exactlyOne(object, path, kinds, &kind))
+            return false;
         const QString kindPath = path + u'.' + kind;
         const QJsonValue settings = object.value(kind);
         if (kind == QLatin1String("origins")) {

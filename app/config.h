@@ -96,6 +96,9 @@ public:
 private:
     bool fail(const QString &keyPath, const QString &what);
     bool checkKeys(const QJsonObject &object, const QString &path, const QStringList &allowed);
+    // The one key of keys that object has, or an error naming those it has.
+    bool exactlyOne(const QJsonObject &object, const QString &path, const QStringList &keys,
+                    QString *key);
     bool integer(const QJsonValue &value, const QString &path, qint64 min, qint64 max,
                  qint64 *result);
     bool string(const QJsonValue &value, const QString &path, QString *result);

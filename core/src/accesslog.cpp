@@ -71,7 +71,7 @@ QByteArray quoted(const QString &text)
             out += QLatin1String("\\n");
             break;
         case u'\r':
-            out += u'\r';
+            out += QLatin1String("\\r");
             break;
         case u'\t':
             out += QLatin1String("\\t");

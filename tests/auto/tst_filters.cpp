@@ -488,16 +488,10 @@ void tst_Filters::corsPreflightAllowed_data()
             << kEvilOrigin << QByteArray("GET, HEAD, POST") << true;
 }
 
-void tst_Filters::corsPreflightAllowed()
+// curl's arguments for a CORS preflight.
+static QStringList preflightArguments(const QByteArray &origin, const QByteArray &method,
+                                      const QByteArray &requestHeaders)
 {
-    QFETCH(QString, path);
-    QFETCH(QByteArray, origin);
-    QFETCH(QByteArray, method);
-    QFETCH(QByteArray, requestHeaders);
-    QFETCH(QByteArray, allowOrigin);
-    QFETCH(QByteArray, allowMethods);
-    QFETCH(bool, allowCredentials);
-
     QStringList arguments {QStringLiteral("-X"),
                            QStringLiteral("OPTIONS"),
                            QStringLiteral("-H"),
@@ -510,7 +504,20 @@ void tst_Filters::corsPreflightAllowed()
                   << QStringLiteral("Access-Control-Request-Headers: ")
                              + QString::fromLatin1(requestHeaders);
     }
-    const CurlResponse r = curl(arguments, path);
+    return arguments;
+}
+
+void tst_Filters::corsPreflightAllowed()
+{
+    QFETCH(QString, path);
+    QFETCH(QByteArray, origin);
+    QFETCH(QByteArray, method);
+    QFETCH(QByteArray, requestHeaders);
+    QFETCH(QByteArray, allowOrigin);
+    QFETCH(QByteArray, allowMethods);
+    QFETCH(bool, allowCredentials);
+
+    const CurlResponse r = curl(preflightArguments(origin, method, requestHeaders), path);
     QVERIFY2(r.status == 204, qPrintable(r.raw));
     QCOMPARE(r.header("Access-Control-Allow-Origin"), allowOrigin);
     QCOMPARE(r.header("Access-Control-Allow-Methods"), allowMethods);
@@ -574,19 +581,7 @@ void tst_Filters::corsPreflightRefused()
     QFETCH(QByteArray, requestHeaders);
     QFETCH(QByteArray, body);
 
-    QStringList arguments {QStringLiteral("-X"),
-                           QStringLiteral("OPTIONS"),
-                           QStringLiteral("-H"),
-                           QStringLiteral("Origin: ") + QString::fromLatin1(origin),
-                           QStringLiteral("-H"),
-                           QStringLiteral("Access-Control-Request-Method: ")
-                                   + QString::fromLatin1(method)};
-    if (!requestHeaders.isEmpty()) {
-        arguments << QStringLiteral("-H")
-                  << QStringLiteral("Access-Control-Request-Headers: ")
-                             + QString::fromLatin1(requestHeaders);
-    }
-    const CurlResponse r = curl(arguments, path);
+    const CurlResponse r = curl(preflightArguments(origin, method, requestHeaders), path);
     QVERIFY2(r.status == 403, qPrintable(r.raw));
     QCOMPARE(r.body, body);
     QVERIFY2(!r.hasCorsHeaders(), qPrintable(r.raw));

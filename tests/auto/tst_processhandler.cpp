@@ -43,6 +43,19 @@ bool processExists(qint64 pid)
 
 } // namespace
 
+// A handshake on a raw socket, so that the answer is seen as it is on the wire.
+static bool sendUpgrade(QTcpSocket &raw, quint16 port, const QByteArray &path)
+{
+    raw.connectToHost(QHostAddress::LocalHost, port);
+    if (!raw.waitForConnected(kTimeout))
+        return false;
+    raw.write("GET " + path
+              + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n");
+    return true;
+}
+
 class tst_ProcessHandler : public QObject
 {
     Q_OBJECT
@@ -267,11 +280,7 @@ void tst_ProcessHandler::maxProcessesRefusesWith1013()
     // The close code is checked on the wire: Qt's client refuses codes
     // 1012-2999 as invalid and reports 1002 instead.
     QTcpSocket raw;
-    raw.connectToHost(QHostAddress::LocalHost, m_port);
-    QVERIFY(raw.waitForConnected(kTimeout));
-    raw.write("GET /limited HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-              "Sec-WebSocket-Version: 13\r\n\r\n");
+    QVERIFY(sendUpgrade(raw, m_port, "/limited"));
     QByteArray data;
     QVERIFY(QTest::qWaitFor(
             [&] {
@@ -311,11 +320,7 @@ void tst_ProcessHandler::admissionAnswers503BeforeTheUpgrade()
     QTRY_COMPARE_WITH_TIMEOUT(m_admitted->runningProcesses(), 1, kTimeout);
 
     QTcpSocket raw;
-    raw.connectToHost(QHostAddress::LocalHost, m_port);
-    QVERIFY(raw.waitForConnected(kTimeout));
-    raw.write("GET /admitted HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-              "Sec-WebSocket-Version: 13\r\n\r\n");
+    QVERIFY(sendUpgrade(raw, m_port, "/admitted"));
     QByteArray data;
     QVERIFY(QTest::qWaitFor(
             [&] {
