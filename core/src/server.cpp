@@ -1,6 +1,8 @@
 #include <sluice/monitor.h>
 #include <sluice/server.h>
+#include <sluice/websocket.h>
 
+#include "httpconnection_p.h"
 #include "logging_p.h"
 #include "worker_p.h"
 
@@ -144,6 +146,40 @@ void Server::shutdown(int graceMs)
     // Nothing open: finish from the event loop, so that callers connect first.
     if (connectionCount() == 0)
         QMetaObject::invokeMethod(graceTimer, finish, Qt::QueuedConnection);
+}
+
+void Server::closeConnection(quint64 id, int code, const QString &reason)
+{
+    QMetaObject::invokeMethod(m_worker.get(), [worker = m_worker.get(), id, code, reason] {
+        if (WebSocket *socket = worker->webSocket(id))
+            socket->close(code, reason);
+        else if (HttpConnection *connection = worker->httpConnection(id))
+            connection->closeWhenIdle();
+    });
+}
+
+void Server::sendText(quint64 id, const QString &message)
+{
+    QMetaObject::invokeMethod(m_worker.get(), [worker = m_worker.get(), id, message] {
+        if (WebSocket *socket = worker->webSocket(id))
+            socket->sendText(message);
+    });
+}
+
+void Server::sendBinary(quint64 id, const QByteArray &message)
+{
+    QMetaObject::invokeMethod(m_worker.get(), [worker = m_worker.get(), id, message] {
+        if (WebSocket *socket = worker->webSocket(id))
+            socket->sendBinary(message);
+    });
+}
+
+void Server::ping(quint64 id, const QByteArray &payload)
+{
+    QMetaObject::invokeMethod(m_worker.get(), [worker = m_worker.get(), id, payload] {
+        if (WebSocket *socket = worker->webSocket(id))
+            socket->ping(payload);
+    });
 }
 
 int Server::connectionCount() const

@@ -156,6 +156,15 @@ void Worker::closeAll()
     }
 }
 
+HttpConnection *Worker::httpConnection(quint64 id) const
+{
+    for (HttpConnection *connection : m_connections) {
+        if (connection->id() == id)
+            return connection;
+    }
+    return nullptr;
+}
+
 void Worker::abortAll()
 {
     for (HttpConnection *connection : QSet<HttpConnection *>(m_connections))

@@ -46,6 +46,9 @@ public:
     void closeAll();
     // Cuts every connection still open, handshakes included.
     void abortAll();
+    // The open WebSocket or HTTP connection with id, or null.
+    WebSocket *webSocket(quint64 id) const { return m_webSockets.value(id); }
+    HttpConnection *httpConnection(quint64 id) const;
 
     int connectionCount() const
     {

@@ -4,6 +4,7 @@
 #include <sluice/chain.h>
 #include <sluice/httpconnect.h>
 #include <sluice/httpstatus.h>
+#include <sluice/monitor.h>
 #include <sluice/router.h>
 #include <sluice/server.h>
 #include <sluice/websocket.h>
@@ -14,9 +15,11 @@
 #include <QtTest/QSignalSpy>
 #include <QtTest/QtTest>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 
 using sluice::Chain;
 using sluice::HttpConnect;
@@ -81,6 +84,7 @@ private Q_SLOTS:
     void shutdownFinishesResponseInFlight();
     void shutdownClosesWebSocketsWithGoingAway();
     void shutdownCutsWhatOutlivesGrace();
+    void actOnConnectionsById();
 
 private:
     void start();
@@ -880,6 +884,61 @@ void tst_Server::shutdownCutsWhatOutlivesGrace()
     QVERIFY2(timer.elapsed() >= 150, QByteArray::number(timer.elapsed()).constData());
     QVERIFY2(client.waitForClosed(), TRANSCRIPT(client));
     QCOMPARE(m_server->connectionCount(), 0);
+}
+
+void tst_Server::actOnConnectionsById()
+{
+    QList<quint64> ids;
+    m_server->map(QStringLiteral("ws:/stay"),
+                  [&ids](sluice::WebSocket *socket) { ids.append(socket->id()); });
+    m_server->map(QStringLiteral("/x"), [](HttpConnect &c) { c.response().write("x"); });
+    QList<sluice::MonitorEvent> events;
+    connect(m_server->monitor(), &sluice::Monitor::eventsPosted, this,
+            [&events](const QList<sluice::MonitorEvent> &batch) { events += batch; });
+    start();
+    wstestclient::Client client;
+    QVERIFY(client.open(m_port, QStringLiteral("/stay")));
+    QTRY_COMPARE(ids.size(), 1);
+    const quint64 id = ids.first();
+
+    // From another thread, as the window does.
+    std::thread other([this, id] {
+        m_server->sendText(id, QStringLiteral("from the monitor"));
+        m_server->sendBinary(id, QByteArray("\x01\x02", 2));
+        m_server->ping(id, "are you there");
+        m_server->sendText(id + 1000, QStringLiteral("nobody"));
+    });
+    other.join();
+    QVERIFY(client.waitForCount(2));
+    QCOMPARE(client.received().at(0).text, QStringLiteral("from the monitor"));
+    QCOMPARE(client.received().at(1).binary, QByteArray("\x01\x02", 2));
+    // Qt's client answers the ping; the pong comes back as an event.
+    QTRY_VERIFY(std::any_of(events.cbegin(), events.cend(), [](const sluice::MonitorEvent &e) {
+        return e.opcode == sluice::MonitorEvent::Opcode::Pong
+               && e.direction == sluice::MonitorEvent::Direction::Incoming
+               && e.payload == "are you there";
+    }));
+
+    m_server->closeConnection(id, 4000, QStringLiteral("closed from the monitor"));
+    QTRY_COMPARE_WITH_TIMEOUT(client.socket().state(), QAbstractSocket::UnconnectedState, 5000);
+    QCOMPARE(int(client.socket().closeCode()), 4000);
+    QCOMPARE(client.socket().closeReason(), QStringLiteral("closed from the monitor"));
+
+    // An idle keep-alive HTTP connection closes too.
+    Client http;
+    QVERIFY(http.connectTo(m_port));
+    QCOMPARE(http.get("/x").body, "x");
+    quint64 httpId = 0;
+    QTRY_VERIFY(
+            std::any_of(events.cbegin(), events.cend(), [&httpId](const sluice::MonitorEvent &e) {
+                if (e.type != sluice::MonitorEvent::Type::HttpExchange)
+                    return false;
+                httpId = e.connectionId;
+                return true;
+            }));
+    m_server->closeConnection(httpId);
+    QVERIFY2(http.waitForClosed(), TRANSCRIPT(http));
+    QTRY_COMPARE(m_server->connectionCount(), 0);
 }
 
 QTEST_GUILESS_MAIN(tst_Server)

@@ -77,6 +77,16 @@ public:
     int connectionCount() const;
     QString errorString() const { return m_errorString; }
 
+    // Acting on one live connection by its id (MonitorEvent::connectionId),
+    // from any thread: the work is queued to the connection's thread, and a
+    // connection that is gone by then is left alone. A WebSocket is closed
+    // with code and reason; an HTTP connection closes once its response in
+    // flight (if any) is sent.
+    void closeConnection(quint64 id, int code = 1000, const QString &reason = QString());
+    void sendText(quint64 id, const QString &message);
+    void sendBinary(quint64 id, const QByteArray &message);
+    void ping(quint64 id, const QByteArray &payload = QByteArray());
+
 Q_SIGNALS:
     void connectionOpened(quint64 id);
     void connectionClosed(quint64 id);
