@@ -90,7 +90,17 @@ void Worker::handOff(QTcpSocket *socket, std::unique_ptr<WebSocketContext> conte
     const auto forget = [this, key, id] {
         auto it = m_pending.find(key);
         if (it != m_pending.end() && it.value()->id == id) {
+            const qint64 openedUs = it.value()->openedUs;
             m_pending.erase(it);
+            // A handshake Qt refused still ends a connection the monitor saw open.
+            if (m_monitor->isActive()) {
+                MonitorEvent closed;
+                closed.type = MonitorEvent::Type::ConnectionClosed;
+                closed.connectionId = id;
+                closed.timeUs = MonitorEvent::now();
+                closed.durationUs = closed.timeUs - openedUs;
+                m_monitor->post(std::move(closed));
+            }
             Q_EMIT connectionClosed(id);
         }
     };
