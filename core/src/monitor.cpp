@@ -1,6 +1,7 @@
 #include <sluice/monitor.h>
 
 #include <QtCore/QMetaMethod>
+#include <QtCore/QTimer>
 
 namespace sluice {
 
@@ -31,8 +32,20 @@ void Monitor::post(MonitorEvent &&event)
         }
     }
     // One queued call per batch, whichever thread posts.
-    if (scheduleFlush)
+    if (!scheduleFlush)
+        return;
+    if (const int interval = batchInterval()) {
+        QMetaObject::invokeMethod(
+                this, [this, interval] { QTimer::singleShot(interval, this, &Monitor::flush); },
+                Qt::QueuedConnection);
+    } else {
         QMetaObject::invokeMethod(this, &Monitor::flush, Qt::QueuedConnection);
+    }
+}
+
+void Monitor::setBatchInterval(int ms)
+{
+    m_batchInterval.store(qMax(0, ms), std::memory_order_relaxed);
 }
 
 void Monitor::flush()

@@ -32,6 +32,12 @@ public:
     void setPayloadCap(int bytes) { m_payloadCap = bytes; }
     quint64 droppedCount() const { return m_dropped.load(std::memory_order_relaxed); }
 
+    // 0 (the default) delivers a batch as soon as the monitor's thread gets
+    // to it, which under load can mean a batch per event-loop pass. A
+    // listener on another thread (a window) raises it so that batches cross
+    // threads at most once per interval. Safe from any thread.
+    int batchInterval() const { return m_batchInterval.load(std::memory_order_relaxed); }
+    void setBatchInterval(int ms);
     // Delivers what is pending now, on the calling thread.
     void flush();
 
@@ -45,6 +51,7 @@ protected:
 private:
     std::atomic<int> m_listeners {0};
     std::atomic<quint64> m_dropped {0};
+    std::atomic<int> m_batchInterval {0};
     QMutex m_mutex;
     QList<MonitorEvent> m_pending;
     bool m_flushQueued = false;
