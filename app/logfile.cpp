@@ -89,6 +89,14 @@ void LogFile::write(const QByteArray &line)
     QMutexLocker lock(&m_mutex);
     if (m_file.isOpen())
         m_file.write(line);
+    if (m_mirror)
+        m_mirror(line);
+}
+
+void LogFile::setMirror(std::function<void(const QByteArray &)> mirror)
+{
+    QMutexLocker lock(&m_mutex);
+    m_mirror = std::move(mirror);
 }
 
 void LogFile::record(const QString &event, const QString &message,

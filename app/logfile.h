@@ -11,6 +11,8 @@
 #include <QtCore/QMutex>
 #include <QtCore/QString>
 
+#include <functional>
+
 class LogFile
 {
 public:
@@ -30,6 +32,9 @@ public:
 
     // A whole line, '\n' included. Safe from any thread.
     void write(const QByteArray &line);
+    // Also hands every line to mirror (the window's log view), from the
+    // writing thread, whether a file is open or not. Null stops it.
+    void setMirror(std::function<void(const QByteArray &line)> mirror);
     // An app record ("listening", "reloaded", …) in the file's format.
     void record(const QString &event, const QString &message,
                 const QList<QPair<QString, QString>> &fields = {});
@@ -44,6 +49,7 @@ private:
 
     QMutex m_mutex;
     QFile m_file;
+    std::function<void(const QByteArray &)> m_mirror;
     QString m_fileName;
     QString m_errorString;
     Format m_format = Format::Text;

@@ -9,15 +9,19 @@
 
 #include <sluice/accesslog.h>
 #include <sluice/broadcastrooms.h>
+#include <sluice/monitor.h>
 #include <sluice/router.h>
 #include <sluice/server.h>
-#include <sluiceui/mainwindow.h>
+#include <sluice/serverthread.h>
+#include <sluiceui/monitorwindow.h>
+#include <sluiceui/routemodel.h>
 
 #include <QtCore/QCommandLineParser>
 #include <QtCore/QCoreApplication>
 #include <QtCore/QFileInfo>
 #include <QtCore/QLoggingCategory>
 #include <QtWidgets/QApplication>
+#include <QtWidgets/QStatusBar>
 
 #include <cerrno>
 #include <cstdio>
@@ -111,6 +115,7 @@ int main(int argc, char *argv[])
     const bool window = wantsDisplay && hasDisplay();
     std::unique_ptr<QCoreApplication> app(window ? new QApplication(argc, argv)
                                                  : new QCoreApplication(argc, argv));
+    QCoreApplication::setOrganizationName(QStringLiteral("Sluice"));
     QCoreApplication::setApplicationName(QStringLiteral("sluice"));
     QCoreApplication::setApplicationVersion(QStringLiteral(SLUICE_VERSION_STR));
 
@@ -220,10 +225,10 @@ int main(int argc, char *argv[])
                                           .arg(parser.value(graceOption)));
     }
 
-    const QString configFile
+    const QString configPath
             = parser.isSet(configOption) ? parser.value(configOption) : defaultConfig;
     Config config;
-    if (!config.load(configFile))
+    if (!config.load(configPath))
         return fail(ExitBadUsage, config.errorString());
     overrides.applyTo(config);
 
@@ -260,27 +265,36 @@ int main(int argc, char *argv[])
                                              .arg(QString::fromLocal8Bit(std::strerror(errno))));
     }
 
-    sluice::Server server;
-    sluice::BroadcastRooms rooms(server.monitor());
+    // The server runs on a thread of its own, in the window and headless
+    // alike: the window never stalls it, and the main thread is left to the
+    // signals, the logs and the reloads.
+    sluice::ServerThread serverThread;
+    auto *rooms = serverThread.call([](sluice::Server &server) {
+        return new sluice::BroadcastRooms(server.monitor(), &server);
+    });
     QString error;
-    if (!config.apply(server, &rooms, &error))
+    if (!serverThread.call(
+                [&](sluice::Server &server) { return config.apply(server, rooms, &error); }))
         return fail(ExitBadUsage, QStringLiteral("%1: %2").arg(config.fileName(), error));
 
+    // With a window the access log always runs: its lines are the window's
+    // log view.
     std::unique_ptr<sluice::AccessLog> accessLog;
-    if (!logTarget.isEmpty()) {
+    if (!logTarget.isEmpty() || window) {
         accessLog = std::make_unique<sluice::AccessLog>(
-                server.monitor(), [&log](const QByteArray &line) { log.write(line); });
+                serverThread.server()->monitor(),
+                [&log](const QByteArray &line) { log.write(line); });
         accessLog->setFormat(format);
         accessLog->setLogsTraffic(parser.isSet(logTrafficOption));
     }
 
     for (const Config::Listen &entry : config.listen()) {
-        if (server.listen(entry.address, entry.port))
+        if (serverThread.listen(entry.address, entry.port))
             continue;
         // The server's reason names the address already.
-        return fail(ExitCannotStart, server.errorString());
+        return fail(ExitCannotStart, serverThread.errorString());
     }
-    for (const QUrl &url : server.urls()) {
+    for (const QUrl &url : serverThread.urls()) {
         const QString line = QStringLiteral("Listening on %1").arg(url.toString());
         if (log.isStdout()) {
             log.record(QStringLiteral("listening"), line,
@@ -294,23 +308,83 @@ int main(int argc, char *argv[])
     }
     std::fflush(stdout);
 
-    std::unique_ptr<sluice::MainWindow> mainWindow;
+    bool shuttingDown = false;
+    const auto shutdown = [&serverThread, &shuttingDown, graceSeconds] {
+        shuttingDown = true;
+        serverThread.post([graceSeconds](sluice::Server &server) {
+            server.shutdown(int(graceSeconds * 1000));
+        });
+    };
+    const auto connectionCount = [&serverThread] {
+        return serverThread.call([](sluice::Server &server) { return server.connectionCount(); });
+    };
+
+    QString configFile = configPath;
+    std::unique_ptr<sluice::MonitorWindow> monitorWindow;
+    // Loads file and applies it to the running server; the reason when it
+    // cannot (the running config then stays as it was).
+    const auto reload = [&](const QString &file, const QString &verb) -> QString {
+        Config fresh;
+        QString why;
+        if (!fresh.load(file))
+            return fresh.errorString();
+        overrides.applyTo(fresh);
+        if (!serverThread.call(
+                    [&](sluice::Server &server) { return fresh.apply(server, rooms, &why); }))
+            return QStringLiteral("%1: %2").arg(fresh.fileName(), why);
+        if (!sameListen(fresh.listen(), config.listen()))
+            qCWarning(lcApp) << "reload: listen addresses change only on restart";
+        config = fresh;
+        configFile = file;
+        qCInfo(lcApp).noquote()
+                << QStringLiteral("%1 %2: %3 routes, %4 filters")
+                           .arg(verb, file)
+                           .arg(serverThread.server()->router()->routes().size())
+                           .arg(serverThread.server()->router()->filterPatterns().size());
+        return QString();
+    };
+    const auto configName = [](const QString &file) {
+        return file == defaultConfig ? QStringLiteral("default config")
+                                     : QFileInfo(file).fileName();
+    };
+
     if (window) {
-        mainWindow = std::make_unique<sluice::MainWindow>(&server);
-        mainWindow->show();
+        monitorWindow = std::make_unique<sluice::MonitorWindow>(&serverThread);
+        monitorWindow->setConfigName(configName(configFile));
+        sluice::MonitorWindow *view = monitorWindow.get();
+        log.setMirror([view](const QByteArray &line) {
+            view->appendLog(QString::fromUtf8(line).trimmed());
+        });
+        if (logTarget.isEmpty())
+            log.installMessageHandler();
+        QObject::connect(view, &sluice::MonitorWindow::openConfigRequested, view,
+                         [&, view](const QString &file) {
+                             const QString why = reload(file, QStringLiteral("opened"));
+                             if (!why.isEmpty()) {
+                                 qCWarning(lcApp).noquote()
+                                         << "cannot open the config, the running one stays:" << why;
+                                 view->statusBar()->showMessage(why, 15000);
+                                 return;
+                             }
+                             view->setConfigName(configName(file));
+                             view->routeModel()->reload();
+                         });
+        monitorWindow->show();
         // Closing the window is a shutdown like SIGTERM, not an abrupt quit.
         qApp->setQuitOnLastWindowClosed(false);
-        QObject::connect(qApp, &QGuiApplication::lastWindowClosed, &server,
-                         [&server, graceSeconds] { server.shutdown(int(graceSeconds * 1000)); });
+        QObject::connect(qApp, &QGuiApplication::lastWindowClosed, app.get(), [&] {
+            if (!shuttingDown)
+                shutdown();
+        });
     }
 
-    QObject::connect(&server, &sluice::Server::shutdownFinished, app.get(), [] {
+    QObject::connect(serverThread.server(), &sluice::Server::shutdownFinished, app.get(), [] {
         qCInfo(lcApp) << "stopped";
         QCoreApplication::exit(ExitClean);
     });
-    QObject::connect(&signalWatcher, &SignalWatcher::terminateRequested, &server,
-                     [&server, graceSeconds](int signal) {
-                         if (server.isShuttingDown()) {
+    QObject::connect(&signalWatcher, &SignalWatcher::terminateRequested, app.get(),
+                     [&](int signal) {
+                         if (shuttingDown) {
                              // Asked twice: the user does not want to wait.
                              qCInfo(lcApp) << "signal" << signal << "again: stopping now";
                              QCoreApplication::exit(ExitClean);
@@ -320,37 +394,27 @@ int main(int argc, char *argv[])
                                  << QStringLiteral("signal %1: shutting down, %2 connections open, "
                                                    "grace %3 s")
                                             .arg(signal)
-                                            .arg(server.connectionCount())
+                                            .arg(connectionCount())
                                             .arg(graceSeconds);
-                         server.shutdown(int(graceSeconds * 1000));
+                         shutdown();
                      });
-    QObject::connect(&signalWatcher, &SignalWatcher::reloadRequested, &server, [&] {
+    QObject::connect(&signalWatcher, &SignalWatcher::reloadRequested, app.get(), [&] {
         if (!logTarget.isEmpty() && !log.reopen())
             qCWarning(lcApp).noquote() << "cannot reopen the log:" << log.errorString();
-        Config fresh;
-        QString why;
-        if (!fresh.load(configFile)) {
-            why = fresh.errorString();
-        } else {
-            overrides.applyTo(fresh);
-            if (!fresh.apply(server, &rooms, &why))
-                why = QStringLiteral("%1: %2").arg(fresh.fileName(), why);
-        }
+        const QString why = reload(configFile, QStringLiteral("reloaded"));
         if (!why.isEmpty()) {
             qCWarning(lcApp).noquote() << "reload failed, the running config stays:" << why;
             return;
         }
-        if (!sameListen(fresh.listen(), config.listen()))
-            qCWarning(lcApp) << "reload: listen addresses change only on restart";
-        config = fresh;
-        qCInfo(lcApp).noquote() << QStringLiteral("reloaded %1: %2 routes, %3 filters")
-                                           .arg(configFile)
-                                           .arg(server.router()->routes().size())
-                                           .arg(server.router()->filterPatterns().size());
+        if (monitorWindow)
+            monitorWindow->routeModel()->reload();
     });
 
     qCInfo(lcApp).noquote() << QStringLiteral("sluice %1 serving %2 (%3 routes)")
                                        .arg(QStringLiteral(SLUICE_VERSION_STR), configFile)
-                                       .arg(server.router()->routes().size());
-    return app->exec();
+                                       .arg(serverThread.server()->router()->routes().size());
+    const int exitCode = app->exec();
+    // The window goes before the log: it must stop receiving lines first.
+    log.setMirror({});
+    return exitCode;
 }

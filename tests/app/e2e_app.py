@@ -11,10 +11,12 @@ non-zero on any failure, and stops every server it started.
 """
 
 import asyncio
+import atexit
 import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,10 +40,16 @@ SLUICE = None
 TMP = None
 
 
+# The window keeps its layout with QSettings: never in the user's own config.
+CONFIG_HOME = tempfile.mkdtemp(prefix="sluice-e2e-config-")
+atexit.register(shutil.rmtree, CONFIG_HOME, ignore_errors=True)
+
+
 def clean_env(**extra):
     """The environment of a machine with no display at all."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", "QT_LOGGING_RULES")}
+    env["XDG_CONFIG_HOME"] = CONFIG_HOME
     env.update(extra)
     return env
 
@@ -228,6 +236,10 @@ def headless_start():
         checks.check("with the window: the server answers", body == b"Hello window\n", body)
         window.signal(signal.SIGTERM)
         checks.check("with the window: SIGTERM exits 0", window.wait() == 0, window.errors[-3:])
+        settings = os.path.join(CONFIG_HOME, "Sluice", "sluice.conf")
+        saved = open(settings).read() if os.path.exists(settings) else ""
+        checks.check("with the window: its layout is kept in $XDG_CONFIG_HOME/Sluice/sluice.conf",
+                     "[monitor]" in saved and "geometry=" in saved, saved[:200])
     finally:
         window.stop()
 

@@ -251,6 +251,12 @@ void tst_Sparkline::textShowsCurrentValueAndUnit()
     sparkline.setUnit(QStringLiteral("B/s"));
     QCOMPARE(sparkline.valueText(), QStringLiteral("7 B/s"));
     QVERIFY(render(sparkline).copy(valueArea) != after);
+
+    // A formatter of its own replaces the unit's text, and null restores it.
+    sparkline.setFormatter([](double value) { return QStringLiteral("<%1>").arg(value); });
+    QCOMPARE(sparkline.valueText(), QStringLiteral("<7>"));
+    sparkline.setFormatter(nullptr);
+    QCOMPARE(sparkline.valueText(), QStringLiteral("7 B/s"));
 }
 
 void tst_Sparkline::formatsLargeAndFractionalValues()

@@ -179,6 +179,7 @@ private Q_SLOTS:
     void timerFlushes();
     void capacityDropsOldest();
     void capacityDropRemovesOnlyShownRows();
+    void payloadBudgetDropsOldest();
     void pendingQueueIsBounded();
     void shrinkingCapacityDrops();
 
@@ -492,6 +493,41 @@ void tst_TrafficModel::capacityDropsOldest()
     QCOMPARE(model.droppedCount(), quint64(7 + 80));
     for (int row = 0; row < 5; ++row)
         QCOMPARE(connectionAt(model, row), quint64(175 + row));
+}
+
+void tst_TrafficModel::payloadBudgetDropsOldest()
+{
+    TrafficModel model;
+    attachTester(&model);
+    QCOMPARE(model.payloadBudget(), TrafficModel::DefaultPayloadBudget);
+    model.setPayloadBudget(10 * 1024);
+    QSignalSpy dropped(&model, &TrafficModel::droppedCountChanged);
+
+    // 100 messages of 1 KiB, in batches of 7: only the newest 10 fit.
+    for (int i = 0; i < 100; i += 7) {
+        QList<MonitorEvent> batch;
+        for (int j = i; j < qMin(i + 7, 100); ++j)
+            batch.append(text(quint64(j + 1), Direction::Incoming, QByteArray(1024, 'a' + j % 26)));
+        model.addEvents(batch);
+        model.flush();
+    }
+    QCOMPARE(model.storedCount(), 10);
+    QCOMPARE(model.rowCount(), 10);
+    QCOMPARE(model.storedPayloadBytes(), qint64(10 * 1024));
+    QCOMPARE(model.droppedCount(), quint64(90));
+    QVERIFY(!dropped.isEmpty());
+    QCOMPARE(connectionAt(model, 0), quint64(91));
+    QCOMPARE(connectionAt(model, 9), quint64(100));
+
+    // Lowering the budget drops at once; one row too large still stays.
+    model.setPayloadBudget(3000);
+    QCOMPARE(model.storedCount(), 2);
+    QCOMPARE(model.storedPayloadBytes(), qint64(2048));
+    model.setPayloadBudget(10);
+    QCOMPARE(model.storedCount(), 1);
+    QCOMPARE(connectionAt(model, 0), quint64(100));
+    model.clear();
+    QCOMPARE(model.storedPayloadBytes(), qint64(0));
 }
 
 void tst_TrafficModel::capacityDropRemovesOnlyShownRows()

@@ -132,7 +132,18 @@ double Sparkline::maximumValue() const
 
 QString Sparkline::valueText() const
 {
-    return hasValues() ? formatValue(currentValue(), m_unit) : QString();
+    return hasValues() ? format(currentValue()) : QString();
+}
+
+void Sparkline::setFormatter(Formatter formatter)
+{
+    m_formatter = std::move(formatter);
+    scheduleRepaint();
+}
+
+QString Sparkline::format(double value) const
+{
+    return m_formatter ? m_formatter(value) : formatValue(value, m_unit);
 }
 
 QString Sparkline::formatValue(double value, const QString &unit)
@@ -171,9 +182,8 @@ void Sparkline::scheduleRepaint()
 void Sparkline::repaintNow()
 {
     const QString text = valueText();
-    setAccessibleDescription(
-            text.isEmpty() ? m_placeholderText
-                           : tr("%1, max %2").arg(text, formatValue(maximumValue(), m_unit)));
+    setAccessibleDescription(text.isEmpty() ? m_placeholderText
+                                            : tr("%1, max %2").arg(text, format(maximumValue())));
     update();
 }
 
@@ -254,7 +264,7 @@ void Sparkline::paintEvent(QPaintEvent *)
     painter.setFont(small);
     // The label sits over the chart; a veil of the background keeps it
     // readable where the line passes under it.
-    const QString maxText = tr("max %1").arg(formatValue(top, m_unit));
+    const QString maxText = tr("max %1").arg(format(top));
     const QFontMetricsF smallMetrics(small);
     const QRectF veil(chart.topLeft(),
                       QSizeF(std::min(chart.width(), smallMetrics.horizontalAdvance(maxText) + 2),

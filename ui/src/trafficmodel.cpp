@@ -256,6 +256,8 @@ struct TrafficModel::Private
     QList<MonitorEvent> pending;
     QTimer *timer = nullptr;
     int capacity = DefaultCapacity;
+    qint64 payloadBudget = DefaultPayloadBudget;
+    qint64 payloadBytes = 0; // stored in the ring
     quint64 dropped = 0;
     quint64 missed = 0;
     bool paused = false;
@@ -278,6 +280,7 @@ struct TrafficModel::Private
 
     void push(Row &&row)
     {
+        payloadBytes += row.event.payload.size();
         const auto size = qsizetype(ring.size());
         if (count < size) {
             ring[size_t((head + count) % size)] = std::move(row);
@@ -294,6 +297,13 @@ struct TrafficModel::Private
 
     void popFront(qsizetype rows)
     {
+        // Free the payloads now, not when the slot is reused: the budget
+        // counts what is held.
+        for (qsizetype i = 0; i < rows; ++i) {
+            Row &slot = ring[size_t((head + i) % qsizetype(ring.size()))];
+            payloadBytes -= slot.event.payload.size();
+            slot = Row();
+        }
         head = (head + rows) % qMax<qsizetype>(1, qsizetype(ring.size()));
         count -= rows;
         firstSeq += quint64(rows);
@@ -544,6 +554,26 @@ int TrafficModel::capacity() const
     return d->capacity;
 }
 
+qint64 TrafficModel::payloadBudget() const
+{
+    return d->payloadBudget;
+}
+
+void TrafficModel::setPayloadBudget(qint64 bytes)
+{
+    d->payloadBudget = qMax<qint64>(0, bytes);
+    const qsizetype over = rowsOverBudget();
+    if (over > 0) {
+        dropOldest(over);
+        Q_EMIT droppedCountChanged(d->dropped);
+    }
+}
+
+qint64 TrafficModel::storedPayloadBytes() const
+{
+    return d->payloadBytes;
+}
+
 void TrafficModel::setCapacity(int rows)
 {
     rows = qMax(1, rows);
@@ -702,6 +732,19 @@ void TrafficModel::rebuildFilter()
     Q_EMIT filterChanged();
 }
 
+// The oldest rows to drop so that the stored payloads fit the budget; the
+// newest row always stays.
+qsizetype TrafficModel::rowsOverBudget() const
+{
+    qint64 excess = d->payloadBytes - d->payloadBudget;
+    qsizetype rows = 0;
+    while (excess > 0 && rows < d->count - 1) {
+        excess -= d->at(d->firstSeq + quint64(rows)).event.payload.size();
+        ++rows;
+    }
+    return rows;
+}
+
 void TrafficModel::dropOldest(qsizetype rows)
 {
     if (rows <= 0)
@@ -773,7 +816,10 @@ void TrafficModel::flush()
         d->visible.insert(d->visible.end(), shown.begin(), shown.end());
         endInsertRows();
     }
-    if (overflow > 0)
+    const qsizetype overBudget = rowsOverBudget();
+    if (overBudget > 0)
+        dropOldest(overBudget);
+    if (overflow > 0 || overBudget > 0)
         Q_EMIT droppedCountChanged(d->dropped);
 }
 
@@ -789,6 +835,7 @@ void TrafficModel::clear()
     d->firstSeq += quint64(d->count);
     d->head = 0;
     d->count = 0;
+    d->payloadBytes = 0;
     d->pending.clear();
     d->dropped = 0;
     d->missed = 0;

@@ -8,6 +8,8 @@
 #include <QtGui/QColor>
 #include <QtWidgets/QWidget>
 
+#include <functional>
+
 QT_BEGIN_NAMESPACE
 class QAbstractItemModel;
 QT_END_NAMESPACE
@@ -70,6 +72,10 @@ public:
     // "123 msg/s"; large values shortened ("12.3k msg/s"); empty without values.
     QString valueText() const;
     static QString formatValue(double value, const QString &unit);
+    // Replaces formatValue() for the current value and the maximum (a
+    // null function restores it): bytes read better as "1.4 MiB/s".
+    using Formatter = std::function<QString(double value)>;
+    void setFormatter(Formatter formatter);
 
     QSize sizeHint() const override;
     QSize minimumSizeHint() const override;
@@ -91,6 +97,9 @@ private:
     QString m_placeholderText;
     int m_maxPoints = DefaultMaxPoints;
     QTimer m_repaintTimer;
+    Formatter m_formatter;
+
+    QString format(double value) const;
 };
 
 } // namespace sluice

@@ -65,6 +65,7 @@ public:
     Q_ENUM(DirectionFilter)
 
     static constexpr int DefaultCapacity = 100000;
+    static constexpr qint64 DefaultPayloadBudget = 64 * 1024 * 1024;
     static constexpr int DefaultFlushInterval = 50;
     static constexpr int PreviewLength = 100;
 
@@ -94,7 +95,15 @@ public:
     int flushInterval() const;
     void setFlushInterval(int ms);
 
-    // Rows (and queued events) lost to the capacity since the last clear().
+    // The payloads kept (each already capped by the monitor) add up to at
+    // most this many bytes (default 64 MiB): past it the oldest rows go,
+    // counted as dropped, though the newest row always stays. With the
+    // row capacity this bounds the model's memory whatever the message size.
+    qint64 payloadBudget() const;
+    void setPayloadBudget(qint64 bytes);
+    qint64 storedPayloadBytes() const;
+    // Rows (and queued events) lost to the capacity or the payload budget
+    // since the last clear().
     quint64 droppedCount() const;
     // Events that arrived while paused and were discarded, since clear().
     quint64 missedCount() const;
@@ -154,6 +163,7 @@ private:
     struct Private;
     void rebuildFilter();
     void dropOldest(qsizetype rows);
+    qsizetype rowsOverBudget() const;
 
     std::unique_ptr<Private> d;
 };
