@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The README's screenshot: builds sluice, runs its window under Xvfb with
 # scripts/traffic.py feeding it, and grabs the screen into
-# docs/monitor-window.png. Needs Xvfb, xwd and ImageMagick (installed here
-# with apt when missing).
+# docs/monitor-window.png (Traffic, a JSON message selected),
+# docs/monitor-connections.png and docs/monitor-stats.png. Needs Xvfb, xwd,
+# xdotool and ImageMagick (installed here with apt when missing).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/deps.sh
-sluice_install_packages "${SLUICE_BUILD_PACKAGES[@]}" xvfb xauth x11-apps imagemagick \
+sluice_install_packages "${SLUICE_BUILD_PACKAGES[@]}" xvfb xauth x11-apps xdotool imagemagick \
     python3 python3-websockets
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLUICE_BUILD_TESTS=OFF >/dev/null
@@ -28,13 +29,25 @@ xvfb-run -a -s "-screen 0 1180x760x24" bash -c '
         sleep 0.1
     done
     address=$(sed -n "s|^Listening on http://\([^/]*\)/.*|\1|p" "$SLUICE_SHOT_DIR/stdout" | head -n1)
-    /usr/bin/python3 scripts/traffic.py "$address" 12 &
+    /usr/bin/python3 scripts/traffic.py "$address" 40 &
     traffic=$!
-    sleep 9
-    xwd -root -silent >"$SLUICE_SHOT_DIR/screen.xwd"
+    sleep 25
+    # Filter on the JSON messages and pick one: the detail pane shows its tree.
+    xdotool mousemove 170 95 click 1
+    xdotool type --delay 40 reading
+    sleep 1
+    xdotool mousemove 600 205 click 1
+    sleep 1
+    xwd -root -silent >"$SLUICE_SHOT_DIR/traffic.xwd"
+    xdotool key alt+c; sleep 1.5
+    xwd -root -silent >"$SLUICE_SHOT_DIR/connections.xwd"
+    xdotool key alt+s; sleep 1.5
+    xwd -root -silent >"$SLUICE_SHOT_DIR/stats.xwd"
     wait "$traffic" || true
     kill -TERM "$server"
     wait "$server" || true
 '
-convert "$out/screen.xwd" docs/monitor-window.png
-echo "==> docs/monitor-window.png"
+convert "$out/traffic.xwd" docs/monitor-window.png
+convert "$out/connections.xwd" docs/monitor-connections.png
+convert "$out/stats.xwd" docs/monitor-stats.png
+echo "==> docs/monitor-window.png docs/monitor-connections.png docs/monitor-stats.png"

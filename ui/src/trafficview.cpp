@@ -256,10 +256,11 @@ TrafficView::TrafficView(TrafficModel *model, QWidget *parent)
     connect(m_model, &TrafficModel::filterChanged, this, &TrafficView::updateFilterError);
 
     connect(m_pause, &QToolButton::toggled, m_model, &TrafficModel::setPaused);
-    connect(m_model, &TrafficModel::pausedChanged, this, [this](bool paused) {
+    const auto showPaused = [this](bool paused) {
         m_pause->setChecked(paused);
         m_pause->setText(paused ? tr("Resume") : tr("Pause"));
-    });
+    };
+    connect(m_model, &TrafficModel::pausedChanged, this, showPaused);
     connect(m_clear, &QToolButton::clicked, this, [this] {
         m_model->clear();
         m_payload->clear();
@@ -324,7 +325,7 @@ TrafficView::TrafficView(TrafficModel *model, QWidget *parent)
     m_statusTimer->setInterval(StatusInterval);
     connect(m_statusTimer, &QTimer::timeout, this, &TrafficView::updateStatus);
 
-    m_pause->setChecked(m_model->isPaused());
+    showPaused(m_model->isPaused());
     updateFilterError();
     updateStatus();
 }
