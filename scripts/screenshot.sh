@@ -20,7 +20,7 @@ trap 'rm -rf "$out"' EXIT
 # A settings-free home: the window opens at its default size.
 export XDG_CONFIG_HOME="$out/config"
 export SLUICE_SHOT_DIR="$out"
-xvfb-run -a -s "-screen 0 1180x760x24" bash -c '
+xvfb-run -a -s "-screen 0 1100x720x24" bash -c '
     set -euo pipefail
     build/app/sluice --port 0 --bind 127.0.0.1 >"$SLUICE_SHOT_DIR/stdout" 2>&1 &
     server=$!

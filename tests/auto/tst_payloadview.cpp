@@ -218,21 +218,24 @@ void tst_PayloadView::jsonArray()
 {
     PayloadView view;
     const Parts p = parts(view);
-    view.setEvent(text(R"([1, "two", null, [], {}])"));
+    view.setEvent(text(R"([1, "two", null, [], {}, 20.9, 1e21])"));
     QCOMPARE(view.currentTab(), PayloadView::JsonTab);
     const QAbstractItemModel *model = p.json->model();
-    QCOMPARE(model->rowCount(), 5);
+    QCOMPARE(model->rowCount(), 7);
     QStringList keys;
     QStringList values;
-    for (int row = 0; row < 5; ++row) {
+    for (int row = 0; row < 7; ++row) {
         keys.append(model->index(row, 0).data().toString());
         values.append(model->index(row, 1).data().toString());
     }
     QCOMPARE(keys, (QStringList {QStringLiteral("0"), QStringLiteral("1"), QStringLiteral("2"),
-                                 QStringLiteral("3"), QStringLiteral("4")}));
+                                 QStringLiteral("3"), QStringLiteral("4"), QStringLiteral("5"),
+                                 QStringLiteral("6")}));
+    // Numbers as short as they read back: 20.9, not 20.899999999999999.
     QCOMPARE(values,
              (QStringList {QStringLiteral("1"), QStringLiteral("\"two\""), QStringLiteral("null"),
-                           QStringLiteral("[0]"), QStringLiteral("{0}")}));
+                           QStringLiteral("[0]"), QStringLiteral("{0}"), QStringLiteral("20.9"),
+                           QStringLiteral("1e+21")}));
 }
 
 void tst_PayloadView::jsonScalar()

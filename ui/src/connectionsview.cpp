@@ -188,7 +188,6 @@ ConnectionsView::ConnectionsView(ConnectionModel *model, Server *server, QWidget
     statusBar->addStretch(1);
     statusBar->addWidget(m_status);
     auto *layout = new QVBoxLayout(this);
-    layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(bar);
     layout->addWidget(m_table, 1);
     layout->addLayout(statusBar);

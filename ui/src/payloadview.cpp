@@ -136,7 +136,9 @@ QString scalarText(const QJsonValue &value)
         const qint64 integer = value.toInteger();
         if (double(integer) == number)
             return QString::number(integer);
-        return QString::number(number, 'g', 17);
+        // The shortest text that reads back as the same double: 20.9, not
+        // 20.899999999999999.
+        return QString::number(number, 'g', QLocale::FloatingPointShortest);
     }
     case QJsonValue::String:
         // Quoted, so the string "1" is told from the number 1.

@@ -75,6 +75,8 @@ StatsView::StatsView(StatsHistory *history, QWidget *parent)
                 return tr("%1/s").arg(QLocale().formattedDataSize(qint64(value)));
             });
         }
+        // The charts take the height; the totals below keep theirs.
+        sparkline->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Expanding);
         grid->addWidget(sparkline, index / 3, index % 3);
         m_sparklines.append({chart.column, sparkline});
         ++index;
@@ -106,6 +108,7 @@ StatsView::StatsView(StatsHistory *history, QWidget *parent)
 
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(grid, 1);
+    totals->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Maximum);
     layout->addWidget(totals);
 
     if (history)
