@@ -279,13 +279,17 @@ int main(int argc, char *argv[])
 
     // With a window the access log always runs: its lines are the window's
     // log view.
-    std::unique_ptr<sluice::AccessLog> accessLog;
     if (!logTarget.isEmpty() || window) {
-        accessLog = std::make_unique<sluice::AccessLog>(
-                serverThread.server()->monitor(),
-                [&log](const QByteArray &line) { log.write(line); });
-        accessLog->setFormat(format);
-        accessLog->setLogsTraffic(parser.isSet(logTrafficOption));
+        // Born on the server's thread and owned by the server: it writes from
+        // there (bounded by the monitor's cap, however slow the log) and goes
+        // with the server, never while a batch is being written.
+        const bool traffic = parser.isSet(logTrafficOption);
+        serverThread.call([&log, format, traffic](sluice::Server &server) {
+            auto *accessLog = new sluice::AccessLog(
+                    server.monitor(), [&log](const QByteArray &line) { log.write(line); }, &server);
+            accessLog->setFormat(format);
+            accessLog->setLogsTraffic(traffic);
+        });
     }
 
     for (const Config::Listen &entry : config.listen()) {

@@ -1,4 +1,5 @@
 #include <sluice/monitor.h>
+#include <sluice/monitorqueue.h>
 
 #include <QtCore/QMetaMethod>
 #include <QtCore/QTimer>
@@ -12,7 +13,22 @@ Monitor::Monitor(QObject *parent)
     qRegisterMetaType<QList<sluice::MonitorEvent>>();
 }
 
-Monitor::~Monitor() = default;
+namespace {
+
+// Guards the link between a monitor and its queues while either side goes
+// away (attach and detach are rare; post() uses the monitor's own mutex).
+QMutex linkMutex;
+
+} // namespace
+
+Monitor::~Monitor()
+{
+    QMutexLocker link(&linkMutex);
+    QMutexLocker locker(&m_mutex);
+    for (MonitorQueue *queue : std::as_const(m_queues))
+        queue->m_monitor = nullptr;
+    m_queues.clear();
+}
 
 void Monitor::post(MonitorEvent &&event)
 {
@@ -21,6 +37,10 @@ void Monitor::post(MonitorEvent &&event)
     bool scheduleFlush = false;
     {
         QMutexLocker locker(&m_mutex);
+        for (MonitorQueue *queue : std::as_const(m_queues))
+            queue->push(event);
+        if (m_listeners.load(std::memory_order_relaxed) == 0)
+            return;
         if (m_pending.size() >= m_capacity) {
             m_dropped.fetch_add(1, std::memory_order_relaxed);
             return;
@@ -41,6 +61,56 @@ void Monitor::post(MonitorEvent &&event)
     } else {
         QMetaObject::invokeMethod(this, &Monitor::flush, Qt::QueuedConnection);
     }
+}
+
+MonitorQueue::MonitorQueue(Monitor *monitor, int capacity)
+    : m_monitor(monitor)
+    , m_capacity(qMax(1, capacity))
+{
+    QMutexLocker link(&linkMutex);
+    QMutexLocker locker(&monitor->m_mutex);
+    monitor->m_queues.append(this);
+    monitor->m_queueCount.fetch_add(1, std::memory_order_relaxed);
+}
+
+MonitorQueue::~MonitorQueue()
+{
+    QMutexLocker link(&linkMutex);
+    if (!m_monitor)
+        return;
+    QMutexLocker locker(&m_monitor->m_mutex);
+    m_monitor->m_queues.removeOne(this);
+    m_monitor->m_queueCount.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void MonitorQueue::push(const MonitorEvent &event)
+{
+    QMutexLocker locker(&m_mutex);
+    if (m_events.size() >= m_capacity) {
+        m_dropped.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    m_events.append(event);
+}
+
+QList<MonitorEvent> MonitorQueue::take(int maxEvents)
+{
+    QMutexLocker locker(&m_mutex);
+    if (maxEvents >= m_events.size()) {
+        QList<MonitorEvent> all;
+        all.swap(m_events);
+        return all;
+    }
+    QList<MonitorEvent> some(std::make_move_iterator(m_events.begin()),
+                             std::make_move_iterator(m_events.begin() + qMax(0, maxEvents)));
+    m_events.remove(0, qMax(0, maxEvents));
+    return some;
+}
+
+int MonitorQueue::size() const
+{
+    QMutexLocker locker(&m_mutex);
+    return int(m_events.size());
 }
 
 void Monitor::setBatchInterval(int ms)

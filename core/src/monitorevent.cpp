@@ -14,6 +14,12 @@ qint64 MonitorEvent::now()
     return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+const QHostAddress &MonitorEvent::nullAddress()
+{
+    static const QHostAddress address;
+    return address;
+}
+
 QString MonitorEvent::typeName(Type type)
 {
     return QString::fromLatin1(QMetaEnum::fromType<Type>().valueToKey(int(type)));

@@ -9,6 +9,7 @@
 #include <sluiceui/trafficview.h>
 
 #include <sluice/monitor.h>
+#include <sluice/monitorqueue.h>
 #include <sluice/server.h>
 #include <sluice/serverthread.h>
 
@@ -107,12 +108,12 @@ MonitorWindow::MonitorWindow(ServerThread *server, QWidget *parent)
     connect(m_trafficModel, &TrafficModel::droppedCountChanged, this, &MonitorWindow::updateStatus);
     connect(m_server, &ServerThread::listeningChanged, this, &MonitorWindow::refresh);
 
-    // The monitor lives on the server's thread: each batch crosses once,
-    // queued, and at most once per batch interval however busy the server.
-    Monitor *monitor = server->server()->monitor();
-    if (monitor->batchInterval() < DefaultBatchInterval)
-        monitor->setBatchInterval(DefaultBatchInterval);
-    connect(monitor, &Monitor::eventsPosted, this, &MonitorWindow::addEvents, Qt::QueuedConnection);
+    // Pulled, not pushed: a queued signal per batch would pile up in this
+    // thread's event loop without limit whenever the window falls behind.
+    m_events = std::make_unique<MonitorQueue>(server->server()->monitor());
+    m_pollTimer.setInterval(PollInterval);
+    connect(&m_pollTimer, &QTimer::timeout, this, &MonitorWindow::poll);
+    m_pollTimer.start();
 
     m_statusTimer.setInterval(1000);
     connect(&m_statusTimer, &QTimer::timeout, this, &MonitorWindow::updateStatus);
@@ -125,8 +126,6 @@ MonitorWindow::MonitorWindow(ServerThread *server, QWidget *parent)
 
 MonitorWindow::~MonitorWindow()
 {
-    // Stop the flow first: no batch may reach a half-destroyed window.
-    disconnect(m_server->server()->monitor(), nullptr, this, nullptr);
     // The app also ends without a close (SIGTERM): the layout is kept then too.
     saveSettings();
 }
@@ -223,6 +222,13 @@ void MonitorWindow::appendLog(const QString &line)
     m_logView->appendLine(line);
 }
 
+void MonitorWindow::poll()
+{
+    const QList<MonitorEvent> events = m_events->take(MaxEventsPerPoll);
+    if (!events.isEmpty())
+        addEvents(events);
+}
+
 void MonitorWindow::addEvents(const QList<MonitorEvent> &events)
 {
     m_trafficModel->addEvents(events);
@@ -282,7 +288,7 @@ void MonitorWindow::updateStatus()
                                    locale.toString(m_statsHistory->totalRequests()),
                                    locale.toString(m_statsHistory->totalMessages()),
                                    locale.formattedDataSize(m_statsHistory->totalBytes())));
-    const quint64 monitorDropped = m_server->server()->monitor()->droppedCount();
+    const quint64 monitorDropped = m_events->droppedCount();
     const quint64 trafficDropped = m_trafficModel->droppedCount();
     QStringList dropped;
     if (monitorDropped)

@@ -16,6 +16,8 @@ namespace sluice {
 // are delivered in batches on the monitor's thread, at most one queued call
 // per batch. The pending batch is bounded: past capacity() the newest events
 // are dropped and counted.
+class MonitorQueue;
+
 class SLUICE_CORE_EXPORT Monitor : public QObject
 {
     Q_OBJECT
@@ -23,7 +25,13 @@ public:
     explicit Monitor(QObject *parent = nullptr);
     ~Monitor() override;
 
-    bool isActive() const { return m_listeners.load(std::memory_order_relaxed) > 0; }
+    // While a slot is connected to eventsPosted() or a MonitorQueue is
+    // attached.
+    bool isActive() const
+    {
+        return m_listeners.load(std::memory_order_relaxed) > 0
+               || m_queueCount.load(std::memory_order_relaxed) > 0;
+    }
     void post(MonitorEvent &&event);
 
     int capacity() const { return m_capacity; }
@@ -49,7 +57,11 @@ protected:
     void disconnectNotify(const QMetaMethod &signal) override;
 
 private:
+    friend class MonitorQueue;
+
     std::atomic<int> m_listeners {0};
+    std::atomic<int> m_queueCount {0};
+    QList<MonitorQueue *> m_queues; // guarded by m_mutex
     std::atomic<quint64> m_dropped {0};
     std::atomic<int> m_batchInterval {0};
     QMutex m_mutex;

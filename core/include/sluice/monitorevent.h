@@ -38,7 +38,9 @@ public:
     quint64 connectionId = 0;
     qint64 timeUs = 0; // microseconds since the epoch
     QString route; // the matched route key
-    QHostAddress peerAddress;
+    // Shares one null address: in Qt 6 a default-built QHostAddress
+    // allocates, which showed up per message in the profile.
+    QHostAddress peerAddress = nullAddress();
     quint16 peerPort = 0;
     QByteArray method;
     QString target; // request target or WebSocket path
@@ -55,6 +57,7 @@ public:
     qint64 durationUs = 0;
 
     static qint64 now();
+    static const QHostAddress &nullAddress();
     static QString typeName(Type type);
     static QString opcodeName(Opcode opcode);
     bool isControlFrame() const

@@ -7,6 +7,8 @@
 #include <QtCore/QTimer>
 #include <QtWidgets/QMainWindow>
 
+#include <memory>
+
 QT_BEGIN_NAMESPACE
 class QAction;
 class QLabel;
@@ -20,6 +22,7 @@ namespace sluice {
 class ConnectionModel;
 class ConnectionsView;
 class LogView;
+class MonitorQueue;
 class RouteModel;
 class ServerThread;
 class StatsHistory;
@@ -31,16 +34,21 @@ class TrafficView;
 // traffic, connections, routes, stats and the log, and a server strip
 // (addresses, start/stop, uptime, totals, what the monitor dropped).
 //
-// The window never waits on the server for data: monitor events arrive in
-// batches (the monitor's batch interval is raised to batchInterval() while
-// the window listens) and each model applies them on its own timer.
+// The window never waits on the server for data: it takes the monitor's
+// events from a bounded MonitorQueue on its own timer, and each model
+// applies them on its own timer too.
 // Layout and preferences are kept with QSettings (organisation "Sluice",
 // application "sluice" unless the QCoreApplication names say otherwise).
 class MonitorWindow : public QMainWindow
 {
     Q_OBJECT
 public:
-    static constexpr int DefaultBatchInterval = 25;
+    // How often the window takes the server's events, and at most how many
+    // per turn: the GUI thread's work per turn stays bounded, and what the
+    // window cannot keep up with waits in (or is dropped by) the bounded
+    // MonitorQueue instead of piling up in the event loop.
+    static constexpr int PollInterval = 25;
+    static constexpr int MaxEventsPerPoll = 10000;
 
     explicit MonitorWindow(ServerThread *server, QWidget *parent = nullptr);
     ~MonitorWindow() override;
@@ -53,6 +61,9 @@ public:
     ConnectionsView *connectionsView() const { return m_connectionsView; }
     LogView *logView() const { return m_logView; }
     QTabWidget *tabs() const { return m_tabs; }
+    // Where the window takes the server's events from (its drops are the
+    // "monitor dropped" count shown in the strip).
+    MonitorQueue *monitorQueue() const { return m_events.get(); }
 
     // Shown in the title and the server strip ("default", a file name).
     void setConfigName(const QString &name);
@@ -72,6 +83,7 @@ protected:
     void closeEvent(QCloseEvent *event) override;
 
 private:
+    void poll();
     void addEvents(const QList<sluice::MonitorEvent> &events);
     void buildMenus();
     void buildServerStrip(QWidget *strip);
@@ -81,6 +93,8 @@ private:
     void restoreSettings();
 
     ServerThread *m_server;
+    std::unique_ptr<MonitorQueue> m_events;
+    QTimer m_pollTimer;
     TrafficModel *m_trafficModel;
     ConnectionModel *m_connectionModel;
     RouteModel *m_routeModel;
