@@ -63,9 +63,10 @@ void Monitor::post(MonitorEvent &&event)
     }
 }
 
-MonitorQueue::MonitorQueue(Monitor *monitor, int capacity)
+MonitorQueue::MonitorQueue(Monitor *monitor, int capacity, qint64 payloadBudget)
     : m_monitor(monitor)
     , m_capacity(qMax(1, capacity))
+    , m_payloadBudget(qMax<qint64>(0, payloadBudget))
 {
     QMutexLocker link(&linkMutex);
     QMutexLocker locker(&monitor->m_mutex);
@@ -86,10 +87,12 @@ MonitorQueue::~MonitorQueue()
 void MonitorQueue::push(const MonitorEvent &event)
 {
     QMutexLocker locker(&m_mutex);
-    if (m_events.size() >= m_capacity) {
+    const qint64 bytes = event.payload.size();
+    if (m_events.size() >= m_capacity || m_payloadBytes + bytes > m_payloadBudget) {
         m_dropped.fetch_add(1, std::memory_order_relaxed);
         return;
     }
+    m_payloadBytes += bytes;
     m_events.append(event);
 }
 
@@ -99,11 +102,15 @@ QList<MonitorEvent> MonitorQueue::take(int maxEvents)
     if (maxEvents >= m_events.size()) {
         QList<MonitorEvent> all;
         all.swap(m_events);
+        m_payloadBytes = 0;
         return all;
     }
+    const qsizetype count = qMax(0, maxEvents);
     QList<MonitorEvent> some(std::make_move_iterator(m_events.begin()),
-                             std::make_move_iterator(m_events.begin() + qMax(0, maxEvents)));
-    m_events.remove(0, qMax(0, maxEvents));
+                             std::make_move_iterator(m_events.begin() + count));
+    m_events.remove(0, count);
+    for (const MonitorEvent &event : std::as_const(some))
+        m_payloadBytes -= event.payload.size();
     return some;
 }
 

@@ -33,6 +33,7 @@ private Q_SLOTS:
     void attachingActivatesTheMonitor();
     void takeInOrderAndInParts();
     void capacityDropsTheNewest();
+    void payloadBudgetDropsTheNewest();
     void signalListenersAndQueuesEachGetEverything();
     void queueMayOutliveItsMonitor();
     void postersOnManyThreads();
@@ -91,6 +92,33 @@ void tst_MonitorQueue::capacityDropsTheNewest()
     monitor.post(opened(26));
     QCOMPARE(queue.take().value(0).connectionId, quint64(26));
     QCOMPARE(queue.droppedCount(), quint64(15));
+}
+
+void tst_MonitorQueue::payloadBudgetDropsTheNewest()
+{
+    Monitor monitor;
+    MonitorQueue queue(&monitor, 1000, 10 * 1024);
+    QCOMPARE(queue.payloadBudget(), qint64(10 * 1024));
+    for (quint64 id = 1; id <= 30; ++id) {
+        MonitorEvent event = opened(id);
+        event.type = MonitorEvent::Type::WebSocketMessage;
+        event.payload = QByteArray(1024, 'x');
+        monitor.post(std::move(event));
+    }
+    QCOMPARE(queue.size(), 10);
+    QCOMPARE(queue.droppedCount(), quint64(20));
+    // Events without payload still fit; taking part frees its bytes.
+    monitor.post(opened(31));
+    QCOMPARE(queue.size(), 11);
+    QCOMPARE(queue.take(3).size(), 3);
+    for (quint64 id = 32; id <= 40; ++id) {
+        MonitorEvent event = opened(id);
+        event.payload = QByteArray(1024, 'y');
+        monitor.post(std::move(event));
+    }
+    QCOMPARE(queue.size(), 11); // 3 KiB freed, 3 of the 9 fitted
+    QCOMPARE(queue.droppedCount(), quint64(26));
+    QCOMPARE(queue.take().last().connectionId, quint64(34));
 }
 
 void tst_MonitorQueue::signalListenersAndQueuesEachGetEverything()

@@ -17,8 +17,9 @@ class Monitor;
 // server runs on another. Unlike a queued connection to
 // Monitor::eventsPosted, whose batches wait in the receiver's event queue
 // without limit when the receiver falls behind, this holds at most
-// capacity() events: past it the newest are dropped and counted, so memory
-// stays bounded whatever the load.
+// capacity() events and payloadBudget() bytes of payload: past either the
+// newest are dropped and counted, so memory stays bounded whatever the load
+// and whatever the message size.
 //
 // The monitor records events while a queue is attached (as while a slot is
 // connected). Constructing attaches, destroying detaches; a queue may
@@ -28,13 +29,16 @@ class SLUICE_CORE_EXPORT MonitorQueue
 {
 public:
     static constexpr int DefaultCapacity = 100000;
+    static constexpr qint64 DefaultPayloadBudget = 32 * 1024 * 1024;
 
-    explicit MonitorQueue(Monitor *monitor, int capacity = DefaultCapacity);
+    explicit MonitorQueue(Monitor *monitor, int capacity = DefaultCapacity,
+                          qint64 payloadBudget = DefaultPayloadBudget);
     ~MonitorQueue();
     MonitorQueue(const MonitorQueue &) = delete;
     MonitorQueue &operator=(const MonitorQueue &) = delete;
 
     int capacity() const { return m_capacity; }
+    qint64 payloadBudget() const { return m_payloadBudget; }
     // Up to maxEvents of the oldest events waiting, oldest first; the rest
     // wait for the next call.
     QList<MonitorEvent> take(int maxEvents = DefaultCapacity);
@@ -48,8 +52,10 @@ private:
 
     Monitor *m_monitor; // null once the monitor is gone
     const int m_capacity;
+    const qint64 m_payloadBudget;
     mutable QMutex m_mutex;
     QList<MonitorEvent> m_events;
+    qint64 m_payloadBytes = 0;
     std::atomic<quint64> m_dropped {0};
 };
 
