@@ -291,9 +291,18 @@ void tst_MonitorWindow::closingFromTheUiReachesTheClient()
     QTRY_COMPARE_WITH_TIMEOUT(m_window->connectionModel()->rowCount(), 1, 5000);
     const quint64 id = m_window->connectionModel()->connectionId(0);
 
+    // Show traffic: the traffic tab, filtered on that connection.
     m_window->tabs()->setCurrentWidget(m_window->connectionsView());
     m_window->connectionsView()->selectConnection(id);
     QCOMPARE(m_window->connectionsView()->selectedConnection(), id);
+    auto *showTraffic = child<QToolButton>("connectionTraffic");
+    QVERIFY(showTraffic);
+    QTest::mouseClick(showTraffic, Qt::LeftButton);
+    QCOMPARE(m_window->tabs()->currentWidget(), m_window->trafficView());
+    QCOMPARE(m_window->trafficModel()->connectionFilter(), id);
+    QCOMPARE(child<QLineEdit>("trafficConnection")->text(), QString::number(id));
+
+    m_window->tabs()->setCurrentWidget(m_window->connectionsView());
     auto *closeButton = child<QToolButton>("connectionClose");
     QVERIFY(closeButton);
     QTRY_VERIFY(closeButton->isEnabled());
