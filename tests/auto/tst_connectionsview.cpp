@@ -15,6 +15,8 @@
 #include <QtCore/QProcess>
 #include <QtCore/QSortFilterProxyModel>
 #include <QtTest/QtTest>
+
+#include "connectionevents.h"
 #include <QtWidgets/QComboBox>
 #include <QtWidgets/QDialog>
 #include <QtWidgets/QDialogButtonBox>
@@ -30,51 +32,9 @@
 
 using sluice::ConnectionModel;
 using sluice::ConnectionsView;
-using sluice::MonitorEvent;
-using Type = MonitorEvent::Type;
+using namespace connectionevents;
 
 namespace {
-
-constexpr qint64 kTimeUs = 1795515072345000;
-
-MonitorEvent opened(quint64 id)
-{
-    MonitorEvent event;
-    event.type = Type::ConnectionOpened;
-    event.connectionId = id;
-    event.timeUs = kTimeUs;
-    event.peerAddress = QHostAddress(QStringLiteral("127.0.0.1"));
-    event.peerPort = quint16(40000 + id);
-    return event;
-}
-
-MonitorEvent webSocketOpened(quint64 id, const QString &route)
-{
-    MonitorEvent event;
-    event.type = Type::WebSocketOpened;
-    event.connectionId = id;
-    event.timeUs = kTimeUs + 1000;
-    event.peerAddress = QHostAddress(QStringLiteral("127.0.0.1"));
-    event.peerPort = quint16(40000 + id);
-    event.route = route;
-    event.target = QStringLiteral("/x");
-    return event;
-}
-
-MonitorEvent exchange(quint64 id, const QString &route)
-{
-    MonitorEvent event;
-    event.type = Type::HttpExchange;
-    event.connectionId = id;
-    event.timeUs = kTimeUs + 500;
-    event.peerAddress = QHostAddress(QStringLiteral("127.0.0.1"));
-    event.peerPort = quint16(40000 + id);
-    event.method = "GET";
-    event.target = QStringLiteral("/x");
-    event.route = route;
-    event.status = 200;
-    return event;
-}
 
 template<typename T>
 T *child(const QObject &parent, const char *name)

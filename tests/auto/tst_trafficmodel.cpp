@@ -15,43 +15,15 @@
 
 #include <memory>
 
-using sluice::MonitorEvent;
+#include "trafficevents.h"
+
 using sluice::TrafficModel;
-using Direction = MonitorEvent::Direction;
-using Opcode = MonitorEvent::Opcode;
-using Type = MonitorEvent::Type;
 using RowType = TrafficModel::RowType;
+using namespace trafficevents;
 
 namespace {
 
 constexpr int kTimeout = 15000;
-
-// 2024-05-06 13:14:15.678 local time, with some microseconds.
-qint64 baseUs()
-{
-    return QDateTime(QDate(2024, 5, 6), QTime(13, 14, 15, 678)).toMSecsSinceEpoch() * 1000 + 321;
-}
-
-MonitorEvent message(quint64 connection, Direction direction, Opcode opcode,
-                     const QByteArray &payload, qint64 size = -1, qint64 timeUs = 0)
-{
-    MonitorEvent event;
-    event.type = Type::WebSocketMessage;
-    event.connectionId = connection;
-    event.direction = direction;
-    event.opcode = opcode;
-    event.payload = payload;
-    event.size = size >= 0 ? size : payload.size();
-    event.timeUs = timeUs ? timeUs : baseUs();
-    event.route = QStringLiteral("ws:/echo");
-    return event;
-}
-
-MonitorEvent text(quint64 connection, Direction direction, const QByteArray &payload,
-                  qint64 timeUs = 0)
-{
-    return message(connection, direction, Opcode::Text, payload, -1, timeUs);
-}
 
 MonitorEvent http(quint64 connection, const QByteArray &method, const QString &target, int status,
                   qint64 bytesOut = 120, qint64 durationUs = 2500, qint64 timeUs = 0)
@@ -89,18 +61,6 @@ MonitorEvent closed(quint64 connection, int code, const QString &reason, qint64 
     event.target = QStringLiteral("/echo");
     event.timeUs = timeUs ? timeUs : baseUs();
     return event;
-}
-
-// n text messages; the connection id counts from first so each row says
-// which event it came from.
-QList<MonitorEvent> numbered(int n, quint64 first = 1)
-{
-    QList<MonitorEvent> events;
-    events.reserve(n);
-    for (int i = 0; i < n; ++i)
-        events.append(text(first + quint64(i), i % 2 ? Direction::Outgoing : Direction::Incoming,
-                           "m" + QByteArray::number(i)));
-    return events;
 }
 
 QString display(const TrafficModel &model, int row, int column)

@@ -36,42 +36,17 @@
 
 #include <memory>
 
-using sluice::MonitorEvent;
+#include "trafficevents.h"
+
 using sluice::PayloadView;
 using sluice::TrafficModel;
 using sluice::TrafficView;
-using Direction = MonitorEvent::Direction;
-using Opcode = MonitorEvent::Opcode;
-using Type = MonitorEvent::Type;
 using RowType = TrafficModel::RowType;
+using namespace trafficevents;
 
 namespace {
 
 constexpr int kTimeout = 15000;
-
-MonitorEvent text(quint64 connection, Direction direction, const QByteArray &payload)
-{
-    MonitorEvent event;
-    event.type = Type::WebSocketMessage;
-    event.connectionId = connection;
-    event.direction = direction;
-    event.opcode = Opcode::Text;
-    event.payload = payload;
-    event.size = payload.size();
-    event.timeUs = MonitorEvent::now();
-    event.route = QStringLiteral("ws:/echo");
-    return event;
-}
-
-// n text messages, the connection id counting from first so that each row
-// says which event it is.
-QList<MonitorEvent> numbered(int n, quint64 first = 1)
-{
-    QList<MonitorEvent> events;
-    for (int i = 0; i < n; ++i)
-        events.append(text(first + quint64(i), Direction::Incoming, "m" + QByteArray::number(i)));
-    return events;
-}
 
 quint64 connectionAt(const TrafficModel *model, int row)
 {
