@@ -151,6 +151,7 @@ private Q_SLOTS:
     void directionFilter();
     void connectionFilter();
     void hideControlFrames();
+    void typeFilter();
     void newRowsPassThroughFilter();
 
     void pauseCountsMissed();
@@ -748,6 +749,30 @@ void tst_TrafficModel::hideControlFrames()
     QCOMPARE(model.rowType(1), RowType::Binary);
     QCOMPARE(model.rowType(2), RowType::Closed);
     model.setHideControlFrames(false);
+    QCOMPARE(model.rowCount(), 6);
+}
+
+void tst_TrafficModel::typeFilter()
+{
+    TrafficModel model;
+    attachTester(&model);
+    model.addEvents(
+            {text(1, Direction::Incoming, "a"), message(1, Direction::Outgoing, Opcode::Ping, "p"),
+             message(1, Direction::Incoming, Opcode::Binary, "b"), closed(1, 1000, QString())});
+    model.flush();
+    QVERIFY(model.typeFilter().isEmpty());
+    model.setTypeFilter({RowType::Binary, RowType::Ping});
+    QCOMPARE(model.typeFilter(), (QList<RowType> {RowType::Binary, RowType::Ping}));
+    QCOMPARE(model.rowCount(), 2);
+    QCOMPARE(model.rowType(0), RowType::Ping);
+    QCOMPARE(model.rowType(1), RowType::Binary);
+    // New rows pass through it too.
+    model.addEvents({text(2, Direction::Incoming, "c"),
+                     message(2, Direction::Incoming, Opcode::Binary, "d")});
+    model.flush();
+    QCOMPARE(model.rowCount(), 3);
+    QCOMPARE(model.rowType(2), RowType::Binary);
+    model.setTypeFilter({});
     QCOMPARE(model.rowCount(), 6);
 }
 

@@ -461,6 +461,18 @@ void tst_TrafficView::hideControlFrames()
     QCOMPARE(rowsOfType(RowType::Text), 2);
     QTest::mouseClick(child<QCheckBox>("trafficHideControl"), Qt::LeftButton);
     QCOMPARE(m_model->rowCount(), all);
+
+    // By type: only the control frames, then only the text messages.
+    auto *type = child<QComboBox>("trafficType");
+    QVERIFY(type);
+    type->setCurrentIndex(type->findText(QStringLiteral("Control frames")));
+    QCOMPARE(m_model->rowCount(), 3);
+    QCOMPARE(rowsOfType(RowType::Ping) + rowsOfType(RowType::Pong) + rowsOfType(RowType::Close), 3);
+    type->setCurrentIndex(type->findText(QStringLiteral("Text")));
+    QCOMPARE(m_model->rowCount(), 2);
+    QCOMPARE(rowsOfType(RowType::Text), 2);
+    type->setCurrentIndex(0);
+    QCOMPARE(m_model->rowCount(), all);
 }
 
 void tst_TrafficView::connectionFilter()
@@ -857,6 +869,7 @@ void tst_TrafficView::saveRestoreState()
     child<QCheckBox>("trafficCase")->setChecked(true);
     child<QComboBox>("trafficDirection")->setCurrentIndex(2);
     child<QCheckBox>("trafficHideControl")->setChecked(true);
+    child<QComboBox>("trafficType")->setCurrentIndex(4);
     child<QLineEdit>("trafficFilter")->setText(QStringLiteral("not kept"));
     const QByteArray state = m_view->saveState();
     QVERIFY(!state.isEmpty());
@@ -872,6 +885,8 @@ void tst_TrafficView::saveRestoreState()
     QVERIFY(child<QCheckBox>("trafficRegex")->isChecked());
     QVERIFY(child<QCheckBox>("trafficCase")->isChecked());
     QCOMPARE(child<QComboBox>("trafficDirection")->currentIndex(), 2);
+    QCOMPARE(child<QComboBox>("trafficType")->currentIndex(), 4);
+    QCOMPARE(m_model->typeFilter(), QList<RowType> {RowType::Http});
     QVERIFY(child<QCheckBox>("trafficHideControl")->isChecked());
     QCOMPARE(child<QLineEdit>("trafficFilter")->text(), QString());
     // And the model filters as the controls say.

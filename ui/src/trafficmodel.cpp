@@ -270,6 +270,7 @@ struct TrafficModel::Private
     QString filterError;
     DirectionFilter direction = DirectionFilter::Both;
     quint64 connection = 0;
+    quint32 typeMask = 0; // bit per RowType; 0: every type
     bool hideControl = false;
 
     const Row &at(quint64 seq) const
@@ -352,6 +353,8 @@ struct TrafficModel::Private
             if (!isMessage(row.type) || row.event.direction != wanted)
                 return false;
         }
+        if (typeMask && !(typeMask & (1u << int(row.type))))
+            return false;
         if (hideControl && isControl(row.type))
             return false;
         return !textActive() || matchesText(row);
@@ -704,6 +707,27 @@ void TrafficModel::setConnectionFilter(quint64 connectionId)
 quint64 TrafficModel::connectionFilter() const
 {
     return d->connection;
+}
+
+void TrafficModel::setTypeFilter(const QList<RowType> &types)
+{
+    quint32 mask = 0;
+    for (RowType type : types)
+        mask |= 1u << int(type);
+    if (mask == d->typeMask)
+        return;
+    d->typeMask = mask;
+    rebuildFilter();
+}
+
+QList<TrafficModel::RowType> TrafficModel::typeFilter() const
+{
+    QList<RowType> types;
+    for (int type = 0; type <= int(RowType::Closed); ++type) {
+        if (d->typeMask & (1u << type))
+            types.append(RowType(type));
+    }
+    return types;
 }
 
 void TrafficModel::setHideControlFrames(bool hide)

@@ -34,7 +34,7 @@ namespace sluice {
 namespace {
 
 constexpr quint32 StateMagic = 0x534c5456; // "SLTV"
-constexpr quint8 StateVersion = 1;
+constexpr quint8 StateVersion = 2; // 2: the type filter
 
 // Times in the fixed-width font, so that a column of them lines up.
 class TimeDelegate : public QStyledItemDelegate
@@ -92,6 +92,24 @@ TrafficView::TrafficView(TrafficModel *model, QWidget *parent)
     m_connection->setValidator(new QRegularExpressionValidator(
             QRegularExpression(QStringLiteral("[0-9]{0,19}")), m_connection));
     m_connection->setMaximumWidth(m_connection->fontMetrics().horizontalAdvance(u'0') * 12 + 40);
+
+    m_type = new QComboBox;
+    m_type->setObjectName(QStringLiteral("trafficType"));
+    using T = TrafficModel::RowType;
+    const auto addTypes = [this](const QString &name, std::initializer_list<T> types) {
+        QVariantList values;
+        for (T type : types)
+            values.append(int(type));
+        m_type->addItem(name, values);
+    };
+    addTypes(tr("All types"), {});
+    addTypes(tr("Messages"), {T::Text, T::Binary});
+    addTypes(tr("Text"), {T::Text});
+    addTypes(tr("Binary"), {T::Binary});
+    addTypes(tr("HTTP"), {T::Http});
+    addTypes(tr("Control frames"), {T::Ping, T::Pong, T::Close});
+    addTypes(tr("Open and closed"), {T::Open, T::Closed});
+    m_type->setToolTip(tr("Show only rows of this type"));
 
     m_hideControl = new QCheckBox(tr("Hide ping/pong/close"));
     m_hideControl->setObjectName(QStringLiteral("trafficHideControl"));
@@ -217,6 +235,7 @@ TrafficView::TrafficView(TrafficModel *model, QWidget *parent)
     bar->addWidget(m_case);
     bar->addWidget(m_direction);
     bar->addWidget(m_connection);
+    bar->addWidget(m_type);
     bar->addWidget(m_hideControl);
     bar->addSpacing(normal.horizontalAdvance(u'M'));
     bar->addWidget(m_pause);
@@ -251,6 +270,12 @@ TrafficView::TrafficView(TrafficModel *model, QWidget *parent)
     connect(m_direction, &QComboBox::currentIndexChanged, this, [this] {
         m_model->setDirectionFilter(
                 TrafficModel::DirectionFilter(m_direction->currentData().toInt()));
+    });
+    connect(m_type, &QComboBox::currentIndexChanged, this, [this] {
+        QList<TrafficModel::RowType> types;
+        for (const QVariant &type : m_type->currentData().toList())
+            types.append(TrafficModel::RowType(type.toInt()));
+        m_model->setTypeFilter(types);
     });
     connect(m_hideControl, &QCheckBox::toggled, m_model, &TrafficModel::setHideControlFrames);
     connect(m_model, &TrafficModel::filterChanged, this, &TrafficView::updateFilterError);
@@ -473,7 +498,8 @@ QByteArray TrafficView::saveState() const
     stream.setVersion(QDataStream::Qt_6_4);
     stream << StateMagic << StateVersion << m_table->horizontalHeader()->saveState()
            << m_splitter->saveState() << m_regex->isChecked() << m_case->isChecked()
-           << qint32(m_direction->currentIndex()) << m_hideControl->isChecked();
+           << qint32(m_direction->currentIndex()) << m_hideControl->isChecked()
+           << qint32(m_type->currentIndex());
     return state;
 }
 
@@ -489,10 +515,12 @@ bool TrafficView::restoreState(const QByteArray &state)
     bool matchCase = false;
     qint32 direction = -1;
     bool hideControl = false;
+    qint32 type = -1;
     stream >> magic >> version >> headerState >> splitterState >> regex >> matchCase >> direction
-            >> hideControl;
+            >> hideControl >> type;
     if (stream.status() != QDataStream::Ok || magic != StateMagic || version != StateVersion
-        || !stream.atEnd() || direction < 0 || direction >= m_direction->count())
+        || !stream.atEnd() || direction < 0 || direction >= m_direction->count() || type < 0
+        || type >= m_type->count())
         return false;
     // Both checks their blob before applying any of it; undo the header
     // when the splitter refuses.
@@ -513,6 +541,7 @@ bool TrafficView::restoreState(const QByteArray &state)
     }
     applyTextFilter();
     m_direction->setCurrentIndex(direction);
+    m_type->setCurrentIndex(type);
     m_hideControl->setChecked(hideControl);
     return true;
 }

@@ -129,6 +129,9 @@ public:
     // 0 shows every connection.
     void setConnectionFilter(quint64 connectionId);
     quint64 connectionFilter() const;
+    // Shows only rows of these types; empty shows every type.
+    void setTypeFilter(const QList<RowType> &types);
+    QList<RowType> typeFilter() const;
     // Hides ping, pong and close frames.
     void setHideControlFrames(bool hide);
     bool hidesControlFrames() const;

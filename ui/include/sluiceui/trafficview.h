@@ -26,7 +26,7 @@ class TrafficModel;
 //
 // The filter bar drives the model's own filter (no proxy model): text or
 // regex over the whole payload (applied 150 ms after the last keystroke),
-// match case, direction, connection id, hide control frames. An invalid
+// match case, direction, connection id, row type, hide control frames. An invalid
 // regex marks the field and shows the model's filterError().
 //
 // Follow-tail: while the table is scrolled to the bottom (or has no
@@ -39,7 +39,7 @@ class TrafficModel;
 // StatusInterval ms, never per row.
 //
 // Objects by name: "trafficFilter", "trafficRegex", "trafficCase",
-// "trafficDirection", "trafficConnection", "trafficHideControl",
+// "trafficDirection", "trafficConnection", "trafficType", "trafficHideControl",
 // "trafficFilterError", "trafficPause", "trafficClear", "trafficExport",
 // "trafficCount", "trafficDropped", "trafficMissed", "trafficTable",
 // "trafficSplitter", "payloadView".
@@ -97,6 +97,7 @@ private:
     QCheckBox *m_case = nullptr;
     QComboBox *m_direction = nullptr;
     QLineEdit *m_connection = nullptr;
+    QComboBox *m_type = nullptr;
     QCheckBox *m_hideControl = nullptr;
     QLabel *m_filterError = nullptr;
     QToolButton *m_pause = nullptr;
