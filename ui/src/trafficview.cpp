@@ -355,7 +355,13 @@ TrafficView::TrafficView(TrafficModel *model, QWidget *parent)
     updateStatus();
 }
 
-TrafficView::~TrafficView() = default;
+TrafficView::~TrafficView()
+{
+    // The children go now, while this is still a TrafficView: the table's
+    // scroll bar signals its range as it is torn down, and the slots above
+    // must not run on what ~QWidget leaves of this object.
+    qDeleteAll(findChildren<QWidget *>(Qt::FindDirectChildrenOnly));
+}
 
 void TrafficView::beginModelChange()
 {
