@@ -1,6 +1,8 @@
 #include <sluice/monitor.h>
 #include <sluice/monitorqueue.h>
 
+#include "monitor_p.h"
+
 #include <QtCore/QMetaMethod>
 #include <QtCore/QTimer>
 
@@ -13,17 +15,15 @@ Monitor::Monitor(QObject *parent)
     qRegisterMetaType<QList<sluice::MonitorEvent>>();
 }
 
-namespace {
-
-// Guards the link between a monitor and its queues while either side goes
-// away (attach and detach are rare; post() uses the monitor's own mutex).
-QMutex linkMutex;
-
-} // namespace
+QMutex &monitorLinkMutex()
+{
+    static QMutex mutex;
+    return mutex;
+}
 
 Monitor::~Monitor()
 {
-    QMutexLocker link(&linkMutex);
+    QMutexLocker link(&monitorLinkMutex());
     QMutexLocker locker(&m_mutex);
     for (MonitorQueue *queue : std::as_const(m_queues))
         queue->m_monitor = nullptr;
@@ -37,9 +37,15 @@ void Monitor::post(MonitorEvent &&event)
     bool scheduleFlush = false;
     {
         QMutexLocker locker(&m_mutex);
-        for (MonitorQueue *queue : std::as_const(m_queues))
-            queue->push(event);
-        if (m_listeners.load(std::memory_order_relaxed) == 0)
+        const bool signalled = m_listeners.load(std::memory_order_relaxed) > 0;
+        for (qsizetype i = 0; i < m_queues.size(); ++i) {
+            // The last taker gets the event itself rather than a copy.
+            if (!signalled && i == m_queues.size() - 1)
+                m_queues.at(i)->push(std::move(event));
+            else
+                m_queues.at(i)->push(event);
+        }
+        if (!signalled)
             return;
         if (m_pending.size() >= m_capacity) {
             m_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -61,63 +67,6 @@ void Monitor::post(MonitorEvent &&event)
     } else {
         QMetaObject::invokeMethod(this, &Monitor::flush, Qt::QueuedConnection);
     }
-}
-
-MonitorQueue::MonitorQueue(Monitor *monitor, int capacity, qint64 payloadBudget)
-    : m_monitor(monitor)
-    , m_capacity(qMax(1, capacity))
-    , m_payloadBudget(qMax<qint64>(0, payloadBudget))
-{
-    QMutexLocker link(&linkMutex);
-    QMutexLocker locker(&monitor->m_mutex);
-    monitor->m_queues.append(this);
-    monitor->m_queueCount.fetch_add(1, std::memory_order_relaxed);
-}
-
-MonitorQueue::~MonitorQueue()
-{
-    QMutexLocker link(&linkMutex);
-    if (!m_monitor)
-        return;
-    QMutexLocker locker(&m_monitor->m_mutex);
-    m_monitor->m_queues.removeOne(this);
-    m_monitor->m_queueCount.fetch_sub(1, std::memory_order_relaxed);
-}
-
-void MonitorQueue::push(const MonitorEvent &event)
-{
-    QMutexLocker locker(&m_mutex);
-    const qint64 bytes = event.payload.size();
-    if (m_events.size() >= m_capacity || m_payloadBytes + bytes > m_payloadBudget) {
-        m_dropped.fetch_add(1, std::memory_order_relaxed);
-        return;
-    }
-    m_payloadBytes += bytes;
-    m_events.append(event);
-}
-
-QList<MonitorEvent> MonitorQueue::take(int maxEvents)
-{
-    QMutexLocker locker(&m_mutex);
-    if (maxEvents >= m_events.size()) {
-        QList<MonitorEvent> all;
-        all.swap(m_events);
-        m_payloadBytes = 0;
-        return all;
-    }
-    const qsizetype count = qMax(0, maxEvents);
-    QList<MonitorEvent> some(std::make_move_iterator(m_events.begin()),
-                             std::make_move_iterator(m_events.begin() + count));
-    m_events.remove(0, count);
-    for (const MonitorEvent &event : std::as_const(some))
-        m_payloadBytes -= event.payload.size();
-    return some;
-}
-
-int MonitorQueue::size() const
-{
-    QMutexLocker locker(&m_mutex);
-    return int(m_events.size());
 }
 
 void Monitor::setBatchInterval(int ms)

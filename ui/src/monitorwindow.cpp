@@ -8,7 +8,6 @@
 #include <sluiceui/trafficmodel.h>
 #include <sluiceui/trafficview.h>
 
-#include <sluice/monitor.h>
 #include <sluice/monitorqueue.h>
 #include <sluice/server.h>
 #include <sluice/serverthread.h>
@@ -17,7 +16,6 @@
 #include <QtCore/QSettings>
 #include <QtGui/QCloseEvent>
 #include <QtGui/QKeySequence>
-#include <QtWidgets/QApplication>
 #include <QtWidgets/QFileDialog>
 #include <QtWidgets/QHBoxLayout>
 #include <QtWidgets/QHeaderView>

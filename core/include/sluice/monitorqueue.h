@@ -48,7 +48,7 @@ public:
 
 private:
     friend class Monitor;
-    void push(const MonitorEvent &event);
+    void push(MonitorEvent event);
 
     Monitor *m_monitor; // null once the monitor is gone
     const int m_capacity;

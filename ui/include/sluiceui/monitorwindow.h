@@ -37,8 +37,8 @@ class TrafficView;
 // The window never waits on the server for data: it takes the monitor's
 // events from a bounded MonitorQueue on its own timer, and each model
 // applies them on its own timer too.
-// Layout and preferences are kept with QSettings (organisation "Sluice",
-// application "sluice" unless the QCoreApplication names say otherwise).
+// Layout and preferences are kept with QSettings under the application's
+// organisation and name (Sluice/sluice in the sluice app).
 class MonitorWindow : public QMainWindow
 {
     Q_OBJECT
