@@ -410,18 +410,35 @@ bool Config::load(const QString &fileName)
         if (!top.value(QStringLiteral("limits")).isObject())
             return fail(QStringLiteral("limits"), QStringLiteral("must be an object"));
         const QJsonObject limits = top.value(QStringLiteral("limits")).toObject();
+        // Sizes and counts must be at least 1; times may be 0 (no timeout).
         struct Field
         {
             const char *name;
-            qint64 *value;
+            qint64 *bytes = nullptr;
+            int *number = nullptr;
+            qint64 minimum = 1;
         };
-        qint64 monitorPayload = m_limits.monitorPayloadBytes;
+        sluice::Limits &l = m_limits;
         const Field fields[] = {
-                {"maxHeadBytes", &m_limits.maxHeadBytes},
-                {"maxBodyBytes", &m_limits.maxBodyBytes},
-                {"responseBufferBytes", &m_limits.responseBufferBytes},
-                {"maxWebSocketMessageBytes", &m_limits.maxWebSocketMessageBytes},
-                {"monitorPayloadBytes", &monitorPayload},
+                {"maxUriBytes", &l.maxUriBytes},
+                {"maxHeadBytes", &l.maxHeadBytes},
+                {"maxHeaderCount", nullptr, &l.maxHeaderCount},
+                {"maxBodyBytes", &l.maxBodyBytes},
+                {"responseBufferBytes", &l.responseBufferBytes},
+                {"maxWebSocketFrameBytes", &l.maxWebSocketFrameBytes},
+                {"maxWebSocketMessageBytes", &l.maxWebSocketMessageBytes},
+                {"maxConnections", nullptr, &l.maxConnections},
+                {"maxConnectionsPerAddress", nullptr, &l.maxConnectionsPerAddress},
+                {"maxPendingWriteBytes", &l.maxPendingWriteBytes},
+                {"headTimeoutMs", nullptr, &l.headTimeoutMs, 0},
+                {"bodyTimeoutMs", nullptr, &l.bodyTimeoutMs, 0},
+                {"keepAliveTimeoutMs", nullptr, &l.keepAliveTimeoutMs, 0},
+                {"sendTimeoutMs", nullptr, &l.sendTimeoutMs, 0},
+                {"handshakeTimeoutMs", nullptr, &l.handshakeTimeoutMs, 0},
+                {"webSocketPingIntervalMs", nullptr, &l.webSocketPingIntervalMs, 0},
+                {"webSocketPongTimeoutMs", nullptr, &l.webSocketPongTimeoutMs, 0},
+                {"webSocketCloseTimeoutMs", nullptr, &l.webSocketCloseTimeoutMs, 0},
+                {"monitorPayloadBytes", nullptr, &l.monitorPayloadBytes, 0},
         };
         QStringList names;
         for (const Field &field : fields)
@@ -432,13 +449,17 @@ bool Config::load(const QString &fileName)
             const QString name = QString::fromLatin1(field.name);
             if (!limits.contains(name))
                 continue;
-            const bool isMonitor = field.value == &monitorPayload;
-            if (!integer(limits.value(name), QStringLiteral("limits.") + name, isMonitor ? 0 : 1,
-                         isMonitor ? std::numeric_limits<int>::max() : maxBytes, field.value)) {
+            qint64 value = 0;
+            const qint64 maximum = field.bytes ? maxBytes : std::numeric_limits<int>::max();
+            if (!integer(limits.value(name), QStringLiteral("limits.") + name, field.minimum,
+                         maximum, &value)) {
                 return false;
             }
+            if (field.bytes)
+                *field.bytes = value;
+            else
+                *field.number = int(value);
         }
-        m_limits.monitorPayloadBytes = int(monitorPayload);
     }
     return true;
 }

@@ -33,7 +33,7 @@ HttpConnection::HttpConnection(QTcpSocket *socket, Worker *worker, quint64 id, c
     , m_worker(worker)
     , m_id(id)
     , m_limits(limits)
-    , m_parser(limits.maxBodyBytes)
+    , m_parser(limits)
     , m_openedUs(MonitorEvent::now())
 {
     socket->setParent(this);

@@ -18,8 +18,10 @@ const http_parser_settings RequestParser::settings = [] {
     return s;
 }();
 
-RequestParser::RequestParser(qint64 maxBodyBytes)
-    : m_maxBodyBytes(maxBodyBytes)
+RequestParser::RequestParser(const Limits &limits)
+    : m_maxBodyBytes(limits.maxBodyBytes)
+    , m_maxUriBytes(limits.maxUriBytes)
+    , m_maxHeaderCount(limits.maxHeaderCount)
 {
     reset();
 }
@@ -33,6 +35,7 @@ void RequestParser::reset()
     m_field.clear();
     m_value.clear();
     m_inValue = false;
+    m_headerCount = 0;
     m_stop = Event::NeedMore;
     m_errorStatus = 0;
     m_errorString.clear();
@@ -103,7 +106,13 @@ int RequestParser::onMessageBegin(http_parser *)
 
 int RequestParser::onUrl(http_parser *parser, const char *at, size_t length)
 {
-    static_cast<RequestParser *>(parser->data)->m_url.append(at, qsizetype(length));
+    auto *self = static_cast<RequestParser *>(parser->data);
+    if (self->m_url.size() + qint64(length) > self->m_maxUriBytes) {
+        self->m_errorStatus = 414;
+        self->m_errorString = "request target exceeds the limit";
+        return -1;
+    }
+    self->m_url.append(at, qsizetype(length));
     return 0;
 }
 
@@ -129,6 +138,12 @@ int RequestParser::onHeaderField(http_parser *parser, const char *at, size_t len
     if (self->m_inValue) {
         self->storeHeader();
         self->m_inValue = false;
+    }
+    // Counted as each field starts, so that a flood of tiny headers stops early.
+    if (self->m_field.isEmpty() && ++self->m_headerCount > self->m_maxHeaderCount) {
+        self->m_errorStatus = 431;
+        self->m_errorString = "too many header fields";
+        return -1;
     }
     self->m_field.append(at, qsizetype(length));
     return 0;

@@ -16,7 +16,7 @@ class RequestParser
 public:
     enum class Event { NeedMore, HeadComplete, MessageComplete, Error };
 
-    explicit RequestParser(qint64 maxBodyBytes);
+    explicit RequestParser(const Limits &limits);
 
     // Starts a new request.
     void reset();
@@ -54,6 +54,9 @@ private:
     QByteArray m_field;
     QByteArray m_value;
     qint64 m_maxBodyBytes;
+    qint64 m_maxUriBytes;
+    int m_maxHeaderCount;
+    int m_headerCount = 0;
     Event m_stop = Event::NeedMore;
     int m_errorStatus = 0;
     QByteArray m_errorString;

@@ -123,6 +123,11 @@ QString WebSocket::subprotocol() const
     return m_socket->subprotocol();
 }
 
+qint64 WebSocket::pendingBytes() const
+{
+    return m_socket->bytesToWrite();
+}
+
 bool WebSocket::isOpen() const
 {
     return !m_closed && m_socket->state() == QAbstractSocket::ConnectedState;

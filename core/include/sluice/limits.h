@@ -5,18 +5,63 @@
 
 namespace sluice {
 
-// Bounds on what one connection may make the server hold.
+// Bounds on what clients may make the server hold, and for how long. Every
+// field has a default that is safe on an open network; a size or count of
+// 0 is not allowed, a time of 0 turns that timeout off.
 struct Limits
 {
+    // --- HTTP requests
+    // The request target (URI); longer is answered 414.
+    qint64 maxUriBytes = 8 * 1024;
     // Request line plus headers; more is answered 431.
     qint64 maxHeadBytes = 64 * 1024;
+    // Header fields in one request; more is answered 431.
+    int maxHeaderCount = 100;
     // A request body, with or without Content-Length; more is answered 413.
     qint64 maxBodyBytes = 16 * 1024 * 1024;
     // A response is buffered to send it with Content-Length; past this it
     // goes out chunked (HTTP/1.1) or close-delimited (HTTP/1.0).
     qint64 responseBufferBytes = 64 * 1024;
-    // An incoming WebSocket message; more closes the socket with 1009.
+
+    // --- WebSockets (each QWebSocket gets them; Qt's own default is ~2 GiB)
+    // One incoming frame; more closes the socket with 1009.
+    qint64 maxWebSocketFrameBytes = 16 * 1024 * 1024;
+    // One incoming message, all its frames together; more closes with 1009.
     qint64 maxWebSocketMessageBytes = 16 * 1024 * 1024;
+
+    // --- Connections
+    // Open connections of all kinds; past it a new one is answered 503 and closed.
+    int maxConnections = 10000;
+    // Open connections from one client address; past it, 503 and closed.
+    int maxConnectionsPerAddress = 256;
+    // Bytes a connection may have waiting to be written to a client that
+    // reads too slowly. A WebSocket past it is closed with 1008 (or its
+    // handler's WebSocket::OverflowPolicy applies); an HTTP response source
+    // pauses until the socket drains below it.
+    qint64 maxPendingWriteBytes = 4 * 1024 * 1024;
+
+    // --- Timeouts, in milliseconds (0: none)
+    // From a connection's first byte (or its previous response) to the end
+    // of the request head: slowloris. Answered 408.
+    int headTimeoutMs = 10000;
+    // Longest pause while a request body arrives. Answered 408.
+    int bodyTimeoutMs = 30000;
+    // An idle keep-alive connection between requests is closed after this.
+    int keepAliveTimeoutMs = 30000;
+    // Longest stall of a response the client does not read: cut after it.
+    int sendTimeoutMs = 60000;
+    // An upgrade handed to QWebSocketServer (which applies no timeout to
+    // handed-off sockets) must finish its handshake within this; a TLS
+    // handshake too.
+    int handshakeTimeoutMs = 10000;
+    // A WebSocket heard nothing from for this long is pinged...
+    int webSocketPingIntervalMs = 30000;
+    // ...and closed when no pong (or anything else) comes back within this.
+    int webSocketPongTimeoutMs = 10000;
+    // After the server sends a close frame, how long it waits for the
+    // client's before cutting the connection.
+    int webSocketCloseTimeoutMs = 5000;
+
     // Bytes of each message payload copied into monitor events.
     int monitorPayloadBytes = 4096;
 };

@@ -24,6 +24,17 @@ class SLUICE_CORE_EXPORT WebSocket : public QObject
 {
     Q_OBJECT
 public:
+    // What a message sent while more than Limits::maxPendingWriteBytes wait
+    // for a slow client meets.
+    enum class OverflowPolicy {
+        // The socket is closed with 1008 (Policy Violation): the default.
+        Close,
+        // The message is not sent (sendText()/sendBinary() return -1);
+        // drained() follows once the client has caught up.
+        Drop,
+    };
+    Q_ENUM(OverflowPolicy)
+
     ~WebSocket() override;
 
     quint64 id() const;
@@ -38,6 +49,10 @@ public:
     quint16 peerPort() const;
     QString subprotocol() const;
     bool isOpen() const;
+    OverflowPolicy overflowPolicy() const { return m_overflowPolicy; }
+    void setOverflowPolicy(OverflowPolicy policy) { m_overflowPolicy = policy; }
+    // Bytes sent but not yet written to the client.
+    qint64 pendingBytes() const;
     QVariantHash &dataset() { return m_dataset; }
     // The Qt socket underneath, for what this class does not offer.
     QWebSocket *socket() const { return m_socket; }
@@ -53,6 +68,9 @@ Q_SIGNALS:
     void binaryReceived(const QByteArray &message);
     void pongReceived(quint64 elapsedMs, const QByteArray &payload);
     void closed(int code, const QString &reason);
+    // After a message was dropped (OverflowPolicy::Drop): the bytes waiting
+    // fell to half of Limits::maxPendingWriteBytes.
+    void drained();
 
 private:
     friend class Worker;
@@ -70,6 +88,7 @@ private:
     qint64 m_bytesOut = 0;
     qint64 m_messagesIn = 0;
     qint64 m_messagesOut = 0;
+    OverflowPolicy m_overflowPolicy = OverflowPolicy::Close;
     bool m_closed = false;
 };
 
