@@ -41,7 +41,10 @@ qint64 FileStream::bodyLength(const QList<Part> &parts, const QByteArray &traile
 void FileStream::pump()
 {
     HttpResponse &response = m_connect->response();
-    while (!response.isEnded() && response.pendingBytes() < HighWaterBytes) {
+    // A small Limits::maxPendingWriteBytes shrinks both, so that a chunk never overshoots it.
+    const qint64 highWater = qMin(HighWaterBytes, response.pendingBytesLimit() / 2);
+    const qint64 chunkBytes = qMax<qint64>(1, qMin(ChunkBytes, response.pendingBytesLimit() / 2));
+    while (!response.isEnded() && response.pendingBytes() < highWater) {
         if (m_part >= m_parts.size()) {
             response.end(m_trailer);
             return;
@@ -56,7 +59,7 @@ void FileStream::pump()
             }
             response.write(part.prefix);
         }
-        const QByteArray chunk = m_file->read(qMin(ChunkBytes, part.length - m_done));
+        const QByteArray chunk = m_file->read(qMin(chunkBytes, part.length - m_done));
         if (chunk.isEmpty() && part.length > m_done) {
             qCWarning(lcHttp) << "a served file ended early:" << m_file->errorString();
             response.end();

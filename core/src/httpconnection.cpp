@@ -27,7 +27,8 @@ int hostCount(const HttpRequest &request)
 constexpr qint64 DrainedBytes = 64 * 1024;
 } // namespace
 
-HttpConnection::HttpConnection(QTcpSocket *socket, Worker *worker, quint64 id, const Limits &limits)
+HttpConnection::HttpConnection(QTcpSocket *socket, Worker *worker, quint64 id, const Limits &limits,
+                               bool refusing)
     : QObject(worker)
     , m_socket(socket)
     , m_worker(worker)
@@ -35,6 +36,9 @@ HttpConnection::HttpConnection(QTcpSocket *socket, Worker *worker, quint64 id, c
     , m_limits(limits)
     , m_parser(limits)
     , m_openedUs(MonitorEvent::now())
+    , m_refusing(refusing)
+    // A new connection owes its first head from the moment it is accepted.
+    , m_headStartMs(worker->nowMs())
 {
     socket->setParent(this);
     // One byte over the head limit tells a head that is too large from one
@@ -44,8 +48,17 @@ HttpConnection::HttpConnection(QTcpSocket *socket, Worker *worker, quint64 id, c
     connect(socket, &QTcpSocket::readyRead, this, &HttpConnection::processInput);
     connect(socket, &QTcpSocket::disconnected, this, &HttpConnection::onDisconnected);
     connect(socket, &QTcpSocket::bytesWritten, this, [this] {
-        if (m_connect && m_socket && m_socket->bytesToWrite() <= DrainedBytes)
+        m_writeProgressMs = m_worker->nowMs();
+        if (!m_connect || !m_socket
+            || m_socket->bytesToWrite() > qMin(DrainedBytes, m_limits.maxPendingWriteBytes / 2))
+            return;
+        // A throwing slot must not unwind through Qt's event loop.
+        try {
             Q_EMIT m_connect->drained();
+        } catch (...) {
+            qCWarning(lcHttp) << "connection" << m_id << "a drained() slot threw";
+            abortResponse();
+        }
     });
     connect(socket, &QAbstractSocket::errorOccurred, this, [this](QAbstractSocket::SocketError) {
         if (m_socket && m_socket->state() == QAbstractSocket::UnconnectedState)
@@ -102,6 +115,10 @@ void HttpConnection::processInput()
 
     while (m_state == State::ReadingHead || m_state == State::ReadingBody) {
         const qint64 available = m_socket->bytesAvailable();
+        if (m_state == State::ReadingHead && available > 0 && m_headStartMs == 0) {
+            m_headStartMs = m_worker->nowMs();
+            m_idleSinceMs = 0;
+        }
         if (available <= m_peeked) {
             if (m_state == State::ReadingHead && m_peeked > m_limits.maxHeadBytes)
                 reject(431);
@@ -134,8 +151,11 @@ void HttpConnection::processInput()
             m_totalIn += m_peeked;
             m_peeked = 0;
             m_state = State::ReadingBody;
+            m_bodyProgressMs = m_worker->nowMs();
             continue;
         }
+        if (consumed > 0)
+            m_bodyProgressMs = m_worker->nowMs();
         m_socket->skip(consumed);
         m_requestBytes += consumed;
         m_totalIn += consumed;
@@ -150,6 +170,10 @@ bool HttpConnection::onHeadComplete()
     request.setPeer(m_socket->peerAddress(), m_socket->peerPort());
     m_exchangeStartUs = MonitorEvent::now();
     m_keepAlive = m_parser.keepAlive();
+    if (m_refusing) {
+        reject(503, "too many connections", {{"Retry-After", "5"}});
+        return false;
+    }
 
     const QByteArray target = request.target();
     if (target.isEmpty() || (target.at(0) != '/' && target != "*" && !target.contains("://"))) {
@@ -291,6 +315,9 @@ void HttpConnection::write(const QByteArray &data)
 {
     if (!m_socket)
         return;
+    // The send timeout measures stalls: it starts when bytes start waiting.
+    if (m_socket->bytesToWrite() == 0)
+        m_writeProgressMs = m_worker->nowMs();
     m_totalOut += data.size();
     m_socket->write(data);
 }
@@ -352,6 +379,17 @@ void HttpConnection::sendBody(const QByteArray &data)
 {
     if (m_headOnly || data.isEmpty())
         return;
+    // Streaming sources wait for drained(); one that does not would make the
+    // server buffer a slow client's download without bound.
+    if (m_socket && m_socket->bytesToWrite() > 0
+        && m_socket->bytesToWrite() + data.size() > m_limits.maxPendingWriteBytes) {
+        qCWarning(lcHttp) << "connection" << m_id << "cut: the handler wrote past"
+                          << m_limits.maxPendingWriteBytes
+                          << "unsent bytes (Limits::maxPendingWriteBytes) without waiting for "
+                             "drained()";
+        abortResponse();
+        return;
+    }
     if (m_chunked) {
         const QByteArray frame = QByteArray::number(data.size(), 16) + "\r\n";
         m_responseBytes += frame.size() + data.size() + 2;
@@ -396,6 +434,8 @@ void HttpConnection::finishResponse()
     m_state = State::ReadingHead;
     m_parser.reset();
     m_requestBytes = 0;
+    m_headStartMs = 0;
+    m_idleSinceMs = m_worker->nowMs();
     // Pipelined requests may be waiting in the buffer: no readyRead will come for them.
     if (!m_inProcess)
         scheduleProcessInput();
@@ -442,6 +482,48 @@ void HttpConnection::postExchangeEvent(int status)
     event.bytesOut = m_responseBytes;
     event.durationUs = m_exchangeStartUs ? event.timeUs - m_exchangeStartUs : 0;
     monitor->post(std::move(event));
+}
+
+void HttpConnection::checkTimeouts(qint64 nowMs)
+{
+    if (!m_socket)
+        return;
+    const auto expired = [nowMs](qint64 sinceMs, int timeoutMs) {
+        return timeoutMs > 0 && sinceMs > 0 && nowMs - sinceMs >= timeoutMs;
+    };
+    switch (m_state) {
+    case State::ReadingHead: {
+        const bool started = m_peeked > 0 || m_socket->bytesAvailable() > 0;
+        const bool idle = !started && m_idleSinceMs > 0;
+        if (idle ? expired(m_idleSinceMs, m_limits.keepAliveTimeoutMs)
+                 : expired(m_headStartMs, m_limits.headTimeoutMs)) {
+            if (started) {
+                reject(408, "the request head took too long");
+            } else {
+                // Nothing was asked: there is nobody to answer (as nginx does).
+                qCDebug(lcHttp) << "connection" << m_id << "closed:"
+                                << (idle ? "idle keep-alive" : "no request");
+                m_state = State::Closing;
+                m_socket->disconnectFromHost();
+            }
+        }
+        break;
+    }
+    case State::ReadingBody:
+        if (expired(m_bodyProgressMs, m_limits.bodyTimeoutMs))
+            reject(408, "the request body stalled");
+        break;
+    case State::Dispatching:
+    case State::Closing:
+        if (m_socket->bytesToWrite() > 0 && expired(m_writeProgressMs, m_limits.sendTimeoutMs)) {
+            qCInfo(lcHttp) << "connection" << m_id << "cut: the client took nothing for"
+                           << m_limits.sendTimeoutMs << "ms";
+            abort();
+        }
+        break;
+    case State::HandedOff:
+        break;
+    }
 }
 
 void HttpConnection::onDisconnected()

@@ -29,10 +29,17 @@ class HttpConnection : public QObject, public ResponseSink
 {
     Q_OBJECT
 public:
-    HttpConnection(QTcpSocket *socket, Worker *worker, quint64 id, const Limits &limits);
+    // A refusing connection answers its first request with 503 and closes:
+    // the server is at Limits::maxConnections or maxConnectionsPerAddress.
+    HttpConnection(QTcpSocket *socket, Worker *worker, quint64 id, const Limits &limits,
+                   bool refusing = false);
     ~HttpConnection() override;
 
     quint64 id() const { return m_id; }
+    bool isRefusing() const { return m_refusing; }
+    // Called by the worker's sweep: ends a connection whose head, body,
+    // keep-alive wait or stalled response has gone on for too long.
+    void checkTimeouts(qint64 nowMs);
     // Ends the connection once the response in flight (if any) is sent.
     void closeWhenIdle();
     // Cuts the connection now, response in flight or not.
@@ -43,6 +50,7 @@ public:
     void finishResponse() override;
     void abortResponse() override;
     qint64 pendingBytes() const override;
+    qint64 pendingBytesLimit() const override { return m_limits.maxPendingWriteBytes; }
 
 private:
     enum class State { ReadingHead, ReadingBody, Dispatching, HandedOff, Closing };
@@ -79,6 +87,14 @@ private:
     bool m_inProcess = false;
     bool m_processQueued = false;
     bool m_closeWhenIdle = false;
+    bool m_refusing = false;
+    // Worker::nowMs() times for the timeouts: when the head being read
+    // started (0: no byte of it yet), when the connection went idle between
+    // requests, when the body or the response last moved.
+    qint64 m_headStartMs = 0;
+    qint64 m_idleSinceMs = 0;
+    qint64 m_bodyProgressMs = 0;
+    qint64 m_writeProgressMs = 0;
 };
 
 } // namespace sluice

@@ -3,6 +3,8 @@
 
 #include "responsesink_p.h"
 
+#include <limits>
+
 namespace sluice {
 
 HttpResponse::HttpResponse() = default;
@@ -73,6 +75,11 @@ void HttpResponse::setContentLength(qint64 length)
 qint64 HttpResponse::pendingBytes() const
 {
     return m_sink ? m_sink->pendingBytes() : 0;
+}
+
+qint64 HttpResponse::pendingBytesLimit() const
+{
+    return m_sink ? m_sink->pendingBytesLimit() : std::numeric_limits<qint64>::max();
 }
 
 void HttpResponse::write(const QByteArray &data)

@@ -20,6 +20,7 @@ public:
     virtual void abortResponse() = 0;
     // Bytes written to the socket and not yet sent.
     virtual qint64 pendingBytes() const = 0;
+    virtual qint64 pendingBytesLimit() const = 0;
 };
 
 } // namespace sluice

@@ -1,6 +1,8 @@
+#include <sluice/limits.h>
 #include <sluice/monitor.h>
 #include <sluice/websocket.h>
 
+#include "clock_p.h"
 #include "logging_p.h"
 #include "websocket_p.h"
 
@@ -25,19 +27,22 @@ WebSocket::WebSocket(QWebSocket *socket, std::unique_ptr<WebSocketContext> conte
     if (m_context->tcpSocket)
         m_context->tcpSocket->setParent(this);
     connect(socket, &QWebSocket::textMessageReceived, this, [this](const QString &message) {
+        m_heard = true;
         if (m_monitor->isActive())
             record(int(Opcode::Text), int(Direction::Incoming), message.toUtf8(), -1);
-        Q_EMIT textReceived(message);
+        guarded([&] { Q_EMIT textReceived(message); });
     });
     connect(socket, &QWebSocket::binaryMessageReceived, this, [this](const QByteArray &message) {
+        m_heard = true;
         if (m_monitor->isActive())
             record(int(Opcode::Binary), int(Direction::Incoming), message, -1);
-        Q_EMIT binaryReceived(message);
+        guarded([&] { Q_EMIT binaryReceived(message); });
     });
     connect(socket, &QWebSocket::pong, this, [this](quint64 elapsed, const QByteArray &payload) {
+        m_heard = true;
         if (m_monitor->isActive())
             record(int(Opcode::Pong), int(Direction::Incoming), payload, -1);
-        Q_EMIT pongReceived(elapsed, payload);
+        guarded([&] { Q_EMIT pongReceived(elapsed, payload); });
     });
     connect(socket, &QWebSocket::disconnected, this, &WebSocket::onDisconnected);
 
@@ -63,9 +68,30 @@ WebSocket::~WebSocket()
         m_socket->disconnect(this);
         m_socket->close(QWebSocketProtocol::CloseCodeGoingAway,
                         QStringLiteral("server going away"));
-        Q_EMIT closed(int(QWebSocketProtocol::CloseCodeGoingAway),
-                      QStringLiteral("server going away"));
+        try {
+            Q_EMIT closed(int(QWebSocketProtocol::CloseCodeGoingAway),
+                          QStringLiteral("server going away"));
+        } catch (...) {
+            qCWarning(lcWebSocket) << "a closed() slot threw for WebSocket" << m_context->id;
+        }
     }
+}
+
+template<typename Emit>
+void WebSocket::guarded(Emit &&emitSignal)
+{
+    const char *what = nullptr;
+    try {
+        emitSignal();
+        return;
+    } catch (const std::exception &e) {
+        what = e.what();
+    } catch (...) {
+    }
+    qCWarning(lcWebSocket).nospace() << "the handler of " << m_context->request.target()
+                                     << " threw" << (what ? ": " : "") << (what ? what : "")
+                                     << "; closing WebSocket " << m_context->id << " with 1011";
+    close(1011, QStringLiteral("handler failed"));
 }
 
 quint64 WebSocket::id() const
@@ -133,9 +159,80 @@ bool WebSocket::isOpen() const
     return !m_closed && m_socket->state() == QAbstractSocket::ConnectedState;
 }
 
+bool WebSocket::admitOutgoing(qint64 size)
+{
+    // One message larger than the cap still goes out alone; what is bounded
+    // is the backlog of a client that does not read.
+    const qint64 pending = m_socket->bytesToWrite();
+    if (pending == 0 || pending + size <= m_maxPendingWriteBytes)
+        return true;
+    if (m_overflowPolicy == OverflowPolicy::Drop) {
+        if (!m_overflowed) {
+            m_overflowed = true;
+            connect(m_socket, &QWebSocket::bytesWritten, this, &WebSocket::onBytesWritten);
+        }
+        return false;
+    }
+    qCInfo(lcWebSocket) << "WebSocket" << m_context->id << "closed with 1008:" << pending
+                        << "bytes wait for a client that does not read";
+    close(int(QWebSocketProtocol::CloseCodePolicyViolated),
+          QStringLiteral("client does not read fast enough"));
+    return false;
+}
+
+void WebSocket::onBytesWritten()
+{
+    if (m_socket->bytesToWrite() > m_maxPendingWriteBytes / 2)
+        return;
+    disconnect(m_socket, &QWebSocket::bytesWritten, this, &WebSocket::onBytesWritten);
+    m_overflowed = false;
+    guarded([&] { Q_EMIT drained(); });
+}
+
+void WebSocket::checkTimeouts(qint64 nowMs, const Limits &limits)
+{
+    if (m_closed)
+        return;
+    if (m_closingSinceMs || m_socket->state() == QAbstractSocket::ClosingState) {
+        if (!m_closingSinceMs)
+            m_closingSinceMs = nowMs;
+        else if (limits.webSocketCloseTimeoutMs > 0
+                 && nowMs - m_closingSinceMs >= limits.webSocketCloseTimeoutMs) {
+            qCInfo(lcWebSocket) << "WebSocket" << m_context->id << "cut: no close frame back within"
+                                << limits.webSocketCloseTimeoutMs << "ms";
+            m_socket->abort();
+        }
+        return;
+    }
+    if (m_heard || m_lastHeardMs == 0) {
+        m_heard = false;
+        m_lastHeardMs = nowMs;
+        m_pingSentMs = 0;
+        return;
+    }
+    if (m_pingSentMs) {
+        if (limits.webSocketPongTimeoutMs > 0
+            && nowMs - m_pingSentMs >= limits.webSocketPongTimeoutMs) {
+            m_cutReason = QStringLiteral("no pong within %1 ms").arg(limits.webSocketPongTimeoutMs);
+            qCInfo(lcWebSocket).noquote() << "WebSocket" << m_context->id << "cut:" << m_cutReason;
+            m_socket->abort();
+        }
+        return;
+    }
+    if (limits.webSocketPingIntervalMs > 0
+        && nowMs - m_lastHeardMs >= limits.webSocketPingIntervalMs) {
+        ping();
+        // Without a pong timeout, pings just go on every interval.
+        if (limits.webSocketPongTimeoutMs > 0)
+            m_pingSentMs = nowMs;
+        else
+            m_lastHeardMs = nowMs;
+    }
+}
+
 qint64 WebSocket::sendText(const QString &message)
 {
-    if (!isOpen())
+    if (!isOpen() || !admitOutgoing(message.size()))
         return -1;
     if (m_monitor->isActive())
         record(int(Opcode::Text), int(Direction::Outgoing), message.toUtf8(), -1);
@@ -144,7 +241,7 @@ qint64 WebSocket::sendText(const QString &message)
 
 qint64 WebSocket::sendBinary(const QByteArray &message)
 {
-    if (!isOpen())
+    if (!isOpen() || !admitOutgoing(message.size()))
         return -1;
     if (m_monitor->isActive())
         record(int(Opcode::Binary), int(Direction::Outgoing), message, -1);
@@ -166,6 +263,8 @@ void WebSocket::close(int code, const QString &reason)
         return;
     if (m_monitor->isActive())
         record(int(Opcode::Close), int(Direction::Outgoing), reason.toUtf8(), -1);
+    if (!m_closingSinceMs)
+        m_closingSinceMs = monotonicMs();
     m_socket->close(QWebSocketProtocol::CloseCode(code), reason);
 }
 
@@ -197,8 +296,10 @@ void WebSocket::onDisconnected()
     if (m_closed)
         return;
     m_closed = true;
-    const int code = int(m_socket->closeCode());
-    const QString reason = m_socket->closeReason();
+    // A connection the server cut had no close frame: 1006 (RFC 6455 7.1.5).
+    const int code = m_cutReason.isEmpty() ? int(m_socket->closeCode())
+                                           : int(QWebSocketProtocol::CloseCodeAbnormalDisconnection);
+    const QString reason = m_cutReason.isEmpty() ? m_socket->closeReason() : m_cutReason;
     if (m_monitor->isActive()) {
         MonitorEvent event;
         event.type = MonitorEvent::Type::WebSocketClosed;
@@ -226,7 +327,7 @@ void WebSocket::onDisconnected()
         closed.bytesOut = m_bytesOut;
         m_monitor->post(std::move(closed));
     }
-    Q_EMIT closed(code, reason);
+    guarded([&] { Q_EMIT closed(code, reason); });
     deleteLater();
 }
 

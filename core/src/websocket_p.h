@@ -20,6 +20,7 @@ struct WebSocketContext
     HttpRequest request;
     QVariantHash dataset;
     qint64 openedUs = 0;
+    qint64 handedOffMs = 0; // Worker::nowMs(), for the handshake timeout
     // Qt 6.4's QWebSocket does not own the socket it was upgraded from.
     QPointer<QTcpSocket> tcpSocket;
 };

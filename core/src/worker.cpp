@@ -14,12 +14,20 @@
 
 namespace sluice {
 
+namespace {
+// Connections past a limit are answered 503 as their request arrives; past
+// this many such answers at once, new ones are reset straight away.
+constexpr int MaxRefusing = 64;
+} // namespace
+
 Worker::Worker(Server *server)
     : m_server(server)
     , m_router(server->router())
     , m_monitor(server->monitor())
     , m_dispatcher(server->router())
-{ }
+{
+    connect(&m_sweepTimer, &QTimer::timeout, this, &Worker::sweep);
+}
 
 Worker::~Worker()
 {
@@ -52,17 +60,110 @@ QByteArray Worker::dateHeader()
 
 void Worker::accept(QTcpSocket *socket)
 {
+    const Limits limits = m_server->limits();
+    const QHostAddress address = socket->peerAddress();
+    const bool full = m_admitted.size() >= limits.maxConnections
+                      || m_perAddress.value(address) >= limits.maxConnectionsPerAddress;
+    if (full) {
+        if (m_refusing >= MaxRefusing) {
+            socket->abort();
+            socket->deleteLater();
+            return;
+        }
+        ++m_refusing;
+        // At most one line a second: a flood must not become a log flood.
+        ++m_refusedSinceLog;
+        if (nowMs() - m_refusalLoggedMs >= 1000) {
+            qCWarning(lcServer).noquote()
+                    << "refusing connections (503):" << m_refusedSinceLog << "since the last report;"
+                    << m_admitted.size() << "open," << m_perAddress.value(address) << "from"
+                    << address.toString();
+            m_refusalLoggedMs = nowMs();
+            m_refusedSinceLog = 0;
+        }
+    }
     const quint64 id = m_nextId++;
-    auto *connection = new HttpConnection(socket, this, id, m_server->limits());
+    if (!full)
+        admit(id, address);
+    auto *connection = new HttpConnection(socket, this, id, limits, full);
     m_connections.insert(connection);
+    scheduleSweep(limits);
     Q_EMIT connectionOpened(id);
+}
+
+void Worker::admit(quint64 id, const QHostAddress &address)
+{
+    m_admitted.insert(id, address);
+    ++m_perAddress[address];
+}
+
+void Worker::release(quint64 id)
+{
+    const auto it = m_admitted.constFind(id);
+    if (it == m_admitted.constEnd())
+        return;
+    const auto count = m_perAddress.find(it.value());
+    if (count != m_perAddress.end() && --count.value() <= 0)
+        m_perAddress.erase(count);
+    m_admitted.erase(it);
+}
+
+void Worker::closed(quint64 id)
+{
+    release(id);
+    Q_EMIT connectionClosed(id);
 }
 
 void Worker::removeConnection(HttpConnection *connection, bool handedOff)
 {
+    if (!m_connections.remove(connection))
+        return;
+    if (connection->isRefusing())
+        --m_refusing;
     // A handed-off connection lives on as a pending upgrade, then a WebSocket.
-    if (m_connections.remove(connection) && !handedOff)
-        Q_EMIT connectionClosed(connection->id());
+    if (!handedOff)
+        closed(connection->id());
+}
+
+void Worker::scheduleSweep(const Limits &limits)
+{
+    // A quarter of the shortest timeout keeps each within 25% of its setting.
+    int shortest = 0;
+    for (const int timeout :
+         {limits.headTimeoutMs, limits.bodyTimeoutMs, limits.keepAliveTimeoutMs,
+          limits.sendTimeoutMs, limits.handshakeTimeoutMs, limits.webSocketPingIntervalMs,
+          limits.webSocketPongTimeoutMs, limits.webSocketCloseTimeoutMs}) {
+        if (timeout > 0 && (shortest == 0 || timeout < shortest))
+            shortest = timeout;
+    }
+    if (shortest == 0)
+        return;
+    const int interval = qBound(10, shortest / 4, 1000);
+    if (!m_sweepTimer.isActive() || interval < m_sweepTimer.interval())
+        m_sweepTimer.start(interval);
+}
+
+void Worker::sweep()
+{
+    const qint64 now = nowMs();
+    const Limits limits = m_server->limits();
+    // Copies: a timeout can end a connection, and with it its entry.
+    for (HttpConnection *connection : QSet<HttpConnection *>(m_connections))
+        connection->checkTimeouts(now);
+    if (limits.handshakeTimeoutMs > 0) {
+        for (const auto &pending : QHash<PeerKey, std::shared_ptr<WebSocketContext>>(m_pending)) {
+            if (pending->tcpSocket && now - pending->handedOffMs >= limits.handshakeTimeoutMs) {
+                qCInfo(lcWebSocket) << "connection" << pending->id
+                                    << "cut: the WebSocket handshake took longer than"
+                                    << limits.handshakeTimeoutMs << "ms";
+                pending->tcpSocket->abort();
+            }
+        }
+    }
+    for (WebSocket *socket : QHash<quint64, WebSocket *>(m_webSockets))
+        socket->checkTimeouts(now, limits);
+    if (connectionCount() == 0)
+        m_sweepTimer.stop();
 }
 
 QWebSocketServer *Worker::webSocketServer(const QStringList &subprotocols)
@@ -84,6 +185,7 @@ void Worker::handOff(QTcpSocket *socket, std::unique_ptr<WebSocketContext> conte
     const PeerKey key {socket->peerAddress(), socket->peerPort(), socket->localPort()};
     const quint64 id = context->id;
     context->tcpSocket = socket;
+    context->handedOffMs = nowMs();
     QWebSocketServer *server = webSocketServer(context->route.subprotocols());
     m_pending.insert(key, std::shared_ptr<WebSocketContext>(std::move(context)));
     // A handshake Qt refuses ends with the socket closed and no newConnection.
@@ -101,7 +203,7 @@ void Worker::handOff(QTcpSocket *socket, std::unique_ptr<WebSocketContext> conte
                 closed.durationUs = closed.timeUs - openedUs;
                 m_monitor->post(std::move(closed));
             }
-            Q_EMIT connectionClosed(id);
+            this->closed(id);
         }
     };
     connect(socket, &QAbstractSocket::disconnected, this, forget);
@@ -121,11 +223,13 @@ void Worker::onWebSocketReady(QWebSocketServer *server)
             qsocket->deleteLater();
             continue;
         }
-        qsocket->setMaxAllowedIncomingMessageSize(
-                quint64(m_server->limits().maxWebSocketMessageBytes));
+        const Limits limits = m_server->limits();
+        qsocket->setMaxAllowedIncomingMessageSize(quint64(limits.maxWebSocketMessageBytes));
+        qsocket->setMaxAllowedIncomingFrameSize(quint64(limits.maxWebSocketFrameBytes));
         const quint64 id = pending->id;
         auto *socket = new WebSocket(qsocket, std::make_unique<WebSocketContext>(*pending),
                                      m_monitor, this);
+        socket->m_maxPendingWriteBytes = limits.maxPendingWriteBytes;
         m_webSockets.insert(id, socket);
         connect(socket, &WebSocket::closed, this, [this, id] { onWebSocketClosed(id); });
 
@@ -150,7 +254,7 @@ void Worker::onWebSocketReady(QWebSocketServer *server)
 void Worker::onWebSocketClosed(quint64 id)
 {
     if (m_webSockets.remove(id))
-        Q_EMIT connectionClosed(id);
+        closed(id);
 }
 
 void Worker::closeAll()

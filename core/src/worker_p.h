@@ -1,6 +1,7 @@
 #ifndef SLUICE_WORKER_P_H
 #define SLUICE_WORKER_P_H
 
+#include "clock_p.h"
 #include "dispatcher_p.h"
 
 #include <sluice/limits.h>
@@ -8,6 +9,7 @@
 #include <QtCore/QHash>
 #include <QtCore/QObject>
 #include <QtCore/QSet>
+#include <QtCore/QTimer>
 #include <QtNetwork/QHostAddress>
 
 #include <map>
@@ -55,6 +57,7 @@ public:
         return int(m_connections.size() + m_pending.size() + m_webSockets.size());
     }
     Router *router() const { return m_router; }
+    static qint64 nowMs() { return monotonicMs(); }
     Monitor *monitor() const { return m_monitor; }
     Dispatcher *dispatcher() { return &m_dispatcher; }
     QByteArray serverName() const;
@@ -82,6 +85,13 @@ private:
     };
 
     QWebSocketServer *webSocketServer(const QStringList &subprotocols);
+    // Counts a connection against Limits::maxConnectionsPerAddress until it closes.
+    void admit(quint64 id, const QHostAddress &address);
+    void release(quint64 id);
+    void closed(quint64 id);
+    // Runs every connection's timeouts; the timer runs while any are open.
+    void sweep();
+    void scheduleSweep(const Limits &limits);
     void onWebSocketReady(QWebSocketServer *server);
     void onWebSocketClosed(quint64 id);
 
@@ -97,6 +107,12 @@ private:
     std::map<QStringList, QWebSocketServer *> m_webSocketServers;
     QByteArray m_date;
     qint64 m_dateSecond = -1;
+    QTimer m_sweepTimer;
+    QHash<quint64, QHostAddress> m_admitted;
+    QHash<QHostAddress, int> m_perAddress;
+    int m_refusing = 0;
+    int m_refusedSinceLog = 0;
+    qint64 m_refusalLoggedMs = -1000000;
 };
 
 } // namespace sluice

@@ -54,6 +54,9 @@ public:
     // that streams writes while this is low, and waits for
     // HttpConnect::drained() when it is not.
     qint64 pendingBytes() const;
+    // Limits::maxPendingWriteBytes of the connection: a handler that writes
+    // past it without waiting for drained() gets its connection cut.
+    qint64 pendingBytesLimit() const;
 
     // Discards the status, headers and buffered body of a response whose
     // head has not gone out yet, so that an error can replace it.

@@ -7,6 +7,8 @@
 #include <QtCore/QObject>
 #include <QtCore/QVariant>
 
+#include <limits>
+
 QT_BEGIN_NAMESPACE
 class QWebSocket;
 QT_END_NAMESPACE
@@ -14,6 +16,7 @@ QT_END_NAMESPACE
 namespace sluice {
 
 class Monitor;
+struct Limits;
 struct WebSocketContext;
 
 // A WebSocket connection as a ws: handler sees it. Messages in arrive as
@@ -78,6 +81,16 @@ private:
               QObject *parent = nullptr);
     void onDisconnected();
     void record(int opcode, int direction, const QByteArray &payload, qint64 size);
+    // Whether a message of size may be queued for the client now.
+    bool admitOutgoing(qint64 size);
+    void onBytesWritten();
+    // Called by the worker's sweep: keep-alive pings, and cutting a client
+    // that stopped answering them or never answers a close.
+    void checkTimeouts(qint64 nowMs, const Limits &limits);
+    // Runs a handler's slots: an exception closes the socket with 1011
+    // instead of unwinding through Qt's event loop.
+    template<typename Emit>
+    void guarded(Emit &&emitSignal);
 
     QWebSocket *m_socket;
     std::unique_ptr<WebSocketContext> m_context;
@@ -88,7 +101,16 @@ private:
     qint64 m_bytesOut = 0;
     qint64 m_messagesIn = 0;
     qint64 m_messagesOut = 0;
+    qint64 m_maxPendingWriteBytes = std::numeric_limits<qint64>::max();
+    // Worker::nowMs() times; 0: not yet.
+    qint64 m_lastHeardMs = 0;
+    qint64 m_pingSentMs = 0;
+    qint64 m_closingSinceMs = 0;
+    // Why the server cut the connection, when Qt's close code would not say.
+    QString m_cutReason;
     OverflowPolicy m_overflowPolicy = OverflowPolicy::Close;
+    bool m_heard = false; // since the last sweep
+    bool m_overflowed = false;
     bool m_closed = false;
 };
 
