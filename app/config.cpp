@@ -24,6 +24,38 @@ namespace {
 
 constexpr qint64 maxBytes = qint64(1) << 40;
 
+// The "limits" keys, in the order describe() prints them. Sizes and counts
+// must be at least 1; times may be 0 (no timeout).
+struct LimitField
+{
+    const char *name;
+    qint64 sluice::Limits::*bytes = nullptr;
+    int sluice::Limits::*number = nullptr;
+    qint64 minimum = 1;
+};
+using L = sluice::Limits;
+const LimitField limitFields[] = {
+        {"maxUriBytes", &L::maxUriBytes},
+        {"maxHeadBytes", &L::maxHeadBytes},
+        {"maxHeaderCount", nullptr, &L::maxHeaderCount},
+        {"maxBodyBytes", &L::maxBodyBytes},
+        {"responseBufferBytes", &L::responseBufferBytes},
+        {"maxWebSocketFrameBytes", &L::maxWebSocketFrameBytes},
+        {"maxWebSocketMessageBytes", &L::maxWebSocketMessageBytes},
+        {"maxConnections", nullptr, &L::maxConnections},
+        {"maxConnectionsPerAddress", nullptr, &L::maxConnectionsPerAddress},
+        {"maxPendingWriteBytes", &L::maxPendingWriteBytes},
+        {"headTimeoutMs", nullptr, &L::headTimeoutMs, 0},
+        {"bodyTimeoutMs", nullptr, &L::bodyTimeoutMs, 0},
+        {"keepAliveTimeoutMs", nullptr, &L::keepAliveTimeoutMs, 0},
+        {"sendTimeoutMs", nullptr, &L::sendTimeoutMs, 0},
+        {"handshakeTimeoutMs", nullptr, &L::handshakeTimeoutMs, 0},
+        {"webSocketPingIntervalMs", nullptr, &L::webSocketPingIntervalMs, 0},
+        {"webSocketPongTimeoutMs", nullptr, &L::webSocketPongTimeoutMs, 0},
+        {"webSocketCloseTimeoutMs", nullptr, &L::webSocketCloseTimeoutMs, 0},
+        {"monitorPayloadBytes", nullptr, &L::monitorPayloadBytes, 0},
+};
+
 QString quoted(const QString &text)
 {
     return u'"' + text + u'"';
@@ -32,8 +64,13 @@ QString quoted(const QString &text)
 QString listenText(const Config::Listen &listen)
 {
     const QString address = listen.address.toString();
-    return address.contains(u':') ? QStringLiteral("[%1]:%2").arg(address).arg(listen.port)
-                                  : QStringLiteral("%1:%2").arg(address).arg(listen.port);
+    const QString text = address.contains(u':')
+                                 ? QStringLiteral("[%1]:%2").arg(address).arg(listen.port)
+                                 : QStringLiteral("%1:%2").arg(address).arg(listen.port);
+    if (!listen.isSecure())
+        return text;
+    return QStringLiteral("%1 tls certificate %2 key %3")
+            .arg(text, listen.tls.certificateFile(), listen.tls.keyFile());
 }
 
 // QJsonParseError counts bytes; people count lines and characters.
@@ -203,7 +240,9 @@ bool Config::load(const QString &fileName)
             if (!array.at(i).isObject())
                 return fail(path, QStringLiteral("must be an object"));
             const QJsonObject object = array.at(i).toObject();
-            if (!checkKeys(object, path, {QStringLiteral("address"), QStringLiteral("port")}))
+            if (!checkKeys(
+                        object, path,
+                        {QStringLiteral("address"), QStringLiteral("port"), QStringLiteral("tls")}))
                 return false;
             Listen entry;
             entry.address = QHostAddress(QHostAddress::Any);
@@ -225,6 +264,11 @@ bool Config::load(const QString &fileName)
                     return false;
                 }
                 entry.port = quint16(port);
+            }
+            if (object.contains(QStringLiteral("tls"))
+                && !loadTls(object.value(QStringLiteral("tls")), path + QStringLiteral(".tls"),
+                            &entry.tls)) {
+                return false;
             }
             m_listen.append(entry);
         }
@@ -410,42 +454,12 @@ bool Config::load(const QString &fileName)
         if (!top.value(QStringLiteral("limits")).isObject())
             return fail(QStringLiteral("limits"), QStringLiteral("must be an object"));
         const QJsonObject limits = top.value(QStringLiteral("limits")).toObject();
-        // Sizes and counts must be at least 1; times may be 0 (no timeout).
-        struct Field
-        {
-            const char *name;
-            qint64 *bytes = nullptr;
-            int *number = nullptr;
-            qint64 minimum = 1;
-        };
-        sluice::Limits &l = m_limits;
-        const Field fields[] = {
-                {"maxUriBytes", &l.maxUriBytes},
-                {"maxHeadBytes", &l.maxHeadBytes},
-                {"maxHeaderCount", nullptr, &l.maxHeaderCount},
-                {"maxBodyBytes", &l.maxBodyBytes},
-                {"responseBufferBytes", &l.responseBufferBytes},
-                {"maxWebSocketFrameBytes", &l.maxWebSocketFrameBytes},
-                {"maxWebSocketMessageBytes", &l.maxWebSocketMessageBytes},
-                {"maxConnections", nullptr, &l.maxConnections},
-                {"maxConnectionsPerAddress", nullptr, &l.maxConnectionsPerAddress},
-                {"maxPendingWriteBytes", &l.maxPendingWriteBytes},
-                {"headTimeoutMs", nullptr, &l.headTimeoutMs, 0},
-                {"bodyTimeoutMs", nullptr, &l.bodyTimeoutMs, 0},
-                {"keepAliveTimeoutMs", nullptr, &l.keepAliveTimeoutMs, 0},
-                {"sendTimeoutMs", nullptr, &l.sendTimeoutMs, 0},
-                {"handshakeTimeoutMs", nullptr, &l.handshakeTimeoutMs, 0},
-                {"webSocketPingIntervalMs", nullptr, &l.webSocketPingIntervalMs, 0},
-                {"webSocketPongTimeoutMs", nullptr, &l.webSocketPongTimeoutMs, 0},
-                {"webSocketCloseTimeoutMs", nullptr, &l.webSocketCloseTimeoutMs, 0},
-                {"monitorPayloadBytes", nullptr, &l.monitorPayloadBytes, 0},
-        };
         QStringList names;
-        for (const Field &field : fields)
+        for (const LimitField &field : limitFields)
             names.append(QString::fromLatin1(field.name));
         if (!checkKeys(limits, QStringLiteral("limits"), names))
             return false;
-        for (const Field &field : fields) {
+        for (const LimitField &field : limitFields) {
             const QString name = QString::fromLatin1(field.name);
             if (!limits.contains(name))
                 continue;
@@ -456,12 +470,43 @@ bool Config::load(const QString &fileName)
                 return false;
             }
             if (field.bytes)
-                *field.bytes = value;
+                m_limits.*field.bytes = value;
             else
-                *field.number = int(value);
+                m_limits.*field.number = int(value);
         }
     }
     return true;
+}
+
+bool Config::loadTls(const QJsonValue &value, const QString &path, sluice::TlsConfiguration *tls)
+{
+    if (!value.isObject())
+        return fail(path, QStringLiteral("must be an object with \"certificate\" and \"key\""));
+    const QJsonObject object = value.toObject();
+    if (!checkKeys(object, path, {QStringLiteral("certificate"), QStringLiteral("key")}))
+        return false;
+    QString files[2];
+    const QString keys[2] = {QStringLiteral("certificate"), QStringLiteral("key")};
+    for (int i = 0; i < 2; ++i) {
+        if (!object.contains(keys[i]))
+            return fail(path + u'.' + keys[i], QStringLiteral("missing (a PEM file)"));
+        if (!string(object.value(keys[i]), path + u'.' + keys[i], &files[i]))
+            return false;
+        if (files[i].isEmpty())
+            return fail(path + u'.' + keys[i], QStringLiteral("must name a PEM file"));
+        files[i] = QDir::cleanPath(QDir(m_directory).absoluteFilePath(files[i]));
+    }
+    if (tls->load(files[0], files[1]))
+        return true;
+    switch (tls->error()) {
+    case sluice::TlsConfiguration::Error::CertificateError:
+        return fail(path + QStringLiteral(".certificate"), tls->errorString());
+    case sluice::TlsConfiguration::Error::KeyError:
+    case sluice::TlsConfiguration::Error::MismatchError:
+        return fail(path + QStringLiteral(".key"), tls->errorString());
+    default:
+        return fail(path, tls->errorString());
+    }
 }
 
 bool Config::loadFilters(const QJsonValue &value)
@@ -744,12 +789,11 @@ QString Config::describe() const
     }
     for (auto it = m_errorPages.begin(); it != m_errorPages.end(); ++it)
         lines.append(QStringLiteral("error %1: %2").arg(it.key()).arg(it.value()));
-    lines.append(QStringLiteral("limits: maxHeadBytes %1, maxBodyBytes %2, responseBufferBytes %3, "
-                                "maxWebSocketMessageBytes %4, monitorPayloadBytes %5")
-                         .arg(m_limits.maxHeadBytes)
-                         .arg(m_limits.maxBodyBytes)
-                         .arg(m_limits.responseBufferBytes)
-                         .arg(m_limits.maxWebSocketMessageBytes)
-                         .arg(m_limits.monitorPayloadBytes));
+    QStringList limits;
+    for (const LimitField &field : limitFields) {
+        const qint64 value = field.bytes ? m_limits.*field.bytes : m_limits.*field.number;
+        limits.append(QStringLiteral("%1 %2").arg(QLatin1String(field.name)).arg(value));
+    }
+    lines.append(QStringLiteral("limits: ") + limits.join(QStringLiteral(", ")));
     return lines.join(u'\n') + u'\n';
 }

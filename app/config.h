@@ -8,6 +8,7 @@
 #include <sluice/filters.h>
 #include <sluice/limits.h>
 #include <sluice/passwordfile.h>
+#include <sluice/tlsconfiguration.h>
 
 #include <QtCore/QJsonObject>
 #include <QtCore/QJsonValue>
@@ -32,6 +33,8 @@ public:
     {
         QHostAddress address;
         quint16 port = 8080;
+        sluice::TlsConfiguration tls; // loaded from "tls"; null: plain HTTP
+        bool isSecure() const { return !tls.isNull(); }
     };
 
     struct Route
@@ -106,6 +109,7 @@ private:
     bool origins(const QJsonValue &value, const QString &path, bool allowAny, bool allowSelf,
                  QStringList *result);
     bool loadFilters(const QJsonValue &value);
+    bool loadTls(const QJsonValue &value, const QString &path, sluice::TlsConfiguration *tls);
 
     QString m_fileName;
     QString m_directory;

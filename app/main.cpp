@@ -23,6 +23,7 @@
 #include <QtWidgets/QApplication>
 #include <QtWidgets/QStatusBar>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -69,10 +70,26 @@ struct Overrides
     {
         QList<Config::Listen> listen = config.listen();
         if (!bind.isEmpty()) {
-            const quint16 bindPort = listen.isEmpty() ? quint16(8080) : listen.first().port;
+            // Each port of the file, TLS or not, on every address given.
+            QList<Config::Listen> endpoints;
+            for (const Config::Listen &entry : std::as_const(listen)) {
+                if (std::none_of(endpoints.cbegin(), endpoints.cend(), [&entry](const auto &e) {
+                        return e.port == entry.port
+                               && e.tls.certificateFile() == entry.tls.certificateFile()
+                               && e.tls.keyFile() == entry.tls.keyFile();
+                    })) {
+                    endpoints.append(entry);
+                }
+            }
+            if (endpoints.isEmpty())
+                endpoints.append(Config::Listen());
             listen.clear();
-            for (const QHostAddress &address : bind)
-                listen.append({address, bindPort});
+            for (const QHostAddress &address : bind) {
+                for (Config::Listen entry : std::as_const(endpoints)) {
+                    entry.address = address;
+                    listen.append(entry);
+                }
+            }
         }
         if (listen.isEmpty())
             listen.append({QHostAddress(QHostAddress::Any), quint16(8080)});
@@ -93,7 +110,9 @@ bool sameListen(const QList<Config::Listen> &a, const QList<Config::Listen> &b)
     if (a.size() != b.size())
         return false;
     for (qsizetype i = 0; i < a.size(); ++i) {
-        if (a.at(i).address != b.at(i).address || a.at(i).port != b.at(i).port)
+        if (a.at(i).address != b.at(i).address || a.at(i).port != b.at(i).port
+            || a.at(i).tls.certificateFile() != b.at(i).tls.certificateFile()
+            || a.at(i).tls.keyFile() != b.at(i).tls.keyFile())
             return false;
     }
     return true;
@@ -293,7 +312,9 @@ int main(int argc, char *argv[])
     }
 
     for (const Config::Listen &entry : config.listen()) {
-        if (serverThread.listen(entry.address, entry.port))
+        const QSslConfiguration tls = entry.tls.sslConfiguration();
+        if (entry.isSecure() ? serverThread.listenSecure(entry.address, entry.port, tls)
+                             : serverThread.listen(entry.address, entry.port))
             continue;
         // The server's reason names the address already.
         return fail(ExitCannotStart, serverThread.errorString());

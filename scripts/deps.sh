@@ -11,6 +11,11 @@ SLUICE_BUILD_PACKAGES=(qt6-base-dev qt6-websockets-dev qt6-qpa-plugins libhttp-p
 SLUICE_TEST_PACKAGES=(curl python3 python3-websockets chromium openssl apache2-utils xvfb
                       xauth)
 
+# The fuzz toolchain (tests/fuzz/run.sh): clang with libFuzzer and the
+# sanitizer runtimes, and llvm-profdata/llvm-cov for the coverage report.
+# shellcheck disable=SC2034
+SLUICE_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev llvm-14)
+
 sluice_package_installed()
 {
     [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]

@@ -3,6 +3,8 @@
 #include <sluice/httpconnect.h>
 #include <sluice/passwordfile.h>
 
+#include <QtConcurrent/QtConcurrentRun>
+#include <QtCore/QFutureWatcher>
 #include <QtCore/QSet>
 #include <QtCore/QStringDecoder>
 #include <QtCore/QUrl>
@@ -159,10 +161,27 @@ Filter basicAuth(const PasswordFile &passwords, const QString &realm)
                 QString user;
                 QString password;
                 if (fromUtf8(decoded.decoded.left(colon), &user)
-                    && fromUtf8(decoded.decoded.mid(colon + 1), &password)
-                    && passwords.verify(user, password)) {
-                    connect.dataset().insert(QStringLiteral("user"), user);
-                    chain();
+                    && fromUtf8(decoded.decoded.mid(colon + 1), &password)) {
+                    // bcrypt and yescrypt are slow on purpose (milliseconds a
+                    // try): hashing on the server's thread would let a client
+                    // stall every connection with wrong passwords. The
+                    // watcher is the connection's child: if the client goes
+                    // first, the answer goes nowhere and the chain is dropped.
+                    auto *watcher = new QFutureWatcher<bool>(&connect);
+                    QObject::connect(watcher, &QFutureWatcherBase::finished, watcher,
+                                     [watcher, user, challenge, chain, target = &connect] {
+                                         watcher->deleteLater();
+                                         if (watcher->result()) {
+                                             target->dataset().insert(QStringLiteral("user"), user);
+                                             chain();
+                                         } else {
+                                             target->error(401, QString(),
+                                                           {{"WWW-Authenticate", challenge}});
+                                         }
+                                     });
+                    watcher->setFuture(QtConcurrent::run([passwords, user, password] {
+                        return passwords.verify(user, password);
+                    }));
                     return;
                 }
             }

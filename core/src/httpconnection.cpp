@@ -1,6 +1,7 @@
 #include "dispatcher_p.h"
 #include "httpconnection_p.h"
 #include "logging_p.h"
+#include "socketcontrol_p.h"
 #include "websocket_p.h"
 #include "worker_p.h"
 
@@ -47,10 +48,11 @@ HttpConnection::HttpConnection(QTcpSocket *socket, Worker *worker, quint64 id, c
     socket->setReadBufferSize(qMax<qint64>(limits.maxHeadBytes + 1, 16 * 1024));
     connect(socket, &QTcpSocket::readyRead, this, &HttpConnection::processInput);
     connect(socket, &QTcpSocket::disconnected, this, &HttpConnection::onDisconnected);
-    connect(socket, &QTcpSocket::bytesWritten, this, [this] {
+    m_tls = qobject_cast<QSslSocket *>(socket);
+    const auto onWritten = [this] {
         m_writeProgressMs = m_worker->nowMs();
         if (!m_connect || !m_socket
-            || m_socket->bytesToWrite() > qMin(DrainedBytes, m_limits.maxPendingWriteBytes / 2))
+            || unsentBytes(m_socket, m_tls) > qMin(DrainedBytes, m_limits.maxPendingWriteBytes / 2))
             return;
         // A throwing slot must not unwind through Qt's event loop.
         try {
@@ -59,7 +61,10 @@ HttpConnection::HttpConnection(QTcpSocket *socket, Worker *worker, quint64 id, c
             qCWarning(lcHttp) << "connection" << m_id << "a drained() slot threw";
             abortResponse();
         }
-    });
+    };
+    connect(socket, &QTcpSocket::bytesWritten, this, onWritten);
+    if (m_tls)
+        connect(m_tls, &QSslSocket::encryptedBytesWritten, this, onWritten);
     connect(socket, &QAbstractSocket::errorOccurred, this, [this](QAbstractSocket::SocketError) {
         if (m_socket && m_socket->state() == QAbstractSocket::UnconnectedState)
             onDisconnected();
@@ -90,7 +95,7 @@ void HttpConnection::closeWhenIdle()
 void HttpConnection::abort()
 {
     if (m_socket)
-        m_socket->abort();
+        resetConnection(m_socket);
 }
 
 void HttpConnection::scheduleProcessInput()
@@ -316,7 +321,7 @@ void HttpConnection::write(const QByteArray &data)
     if (!m_socket)
         return;
     // The send timeout measures stalls: it starts when bytes start waiting.
-    if (m_socket->bytesToWrite() == 0)
+    if (unsentBytes(m_socket, m_tls) == 0)
         m_writeProgressMs = m_worker->nowMs();
     m_totalOut += data.size();
     m_socket->write(data);
@@ -381,8 +386,8 @@ void HttpConnection::sendBody(const QByteArray &data)
         return;
     // Streaming sources wait for drained(); one that does not would make the
     // server buffer a slow client's download without bound.
-    if (m_socket && m_socket->bytesToWrite() > 0
-        && m_socket->bytesToWrite() + data.size() > m_limits.maxPendingWriteBytes) {
+    const qint64 unsent = m_socket ? unsentBytes(m_socket, m_tls) : 0;
+    if (unsent > 0 && unsent + data.size() > m_limits.maxPendingWriteBytes) {
         qCWarning(lcHttp) << "connection" << m_id << "cut: the handler wrote past"
                           << m_limits.maxPendingWriteBytes
                           << "unsent bytes (Limits::maxPendingWriteBytes) without waiting for "
@@ -443,7 +448,7 @@ void HttpConnection::finishResponse()
 
 qint64 HttpConnection::pendingBytes() const
 {
-    return m_socket ? m_socket->bytesToWrite() : 0;
+    return m_socket ? unsentBytes(m_socket, m_tls) : 0;
 }
 
 void HttpConnection::abortResponse()
@@ -453,7 +458,7 @@ void HttpConnection::abortResponse()
     postExchangeEvent(m_connect ? m_connect->response().status() : 500);
     m_state = State::Closing;
     if (m_socket)
-        m_socket->abort();
+        resetConnection(m_socket);
 }
 
 void HttpConnection::postExchangeEvent(int status)
@@ -501,8 +506,8 @@ void HttpConnection::checkTimeouts(qint64 nowMs)
                 reject(408, "the request head took too long");
             } else {
                 // Nothing was asked: there is nobody to answer (as nginx does).
-                qCDebug(lcHttp) << "connection" << m_id << "closed:"
-                                << (idle ? "idle keep-alive" : "no request");
+                qCDebug(lcHttp) << "connection" << m_id
+                                << "closed:" << (idle ? "idle keep-alive" : "no request");
                 m_state = State::Closing;
                 m_socket->disconnectFromHost();
             }
@@ -515,7 +520,8 @@ void HttpConnection::checkTimeouts(qint64 nowMs)
         break;
     case State::Dispatching:
     case State::Closing:
-        if (m_socket->bytesToWrite() > 0 && expired(m_writeProgressMs, m_limits.sendTimeoutMs)) {
+        if (unsentBytes(m_socket, m_tls) > 0
+            && expired(m_writeProgressMs, m_limits.sendTimeoutMs)) {
             qCInfo(lcHttp) << "connection" << m_id << "cut: the client took nothing for"
                            << m_limits.sendTimeoutMs << "ms";
             abort();

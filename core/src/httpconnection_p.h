@@ -11,6 +11,7 @@
 #include <QtCore/QPointer>
 
 QT_BEGIN_NAMESPACE
+class QSslSocket;
 class QTcpSocket;
 QT_END_NAMESPACE
 
@@ -67,6 +68,7 @@ private:
     void postExchangeEvent(int status);
 
     QTcpSocket *m_socket;
+    QSslSocket *m_tls = nullptr; // m_socket, when it is one
     Worker *m_worker;
     quint64 m_id;
     Limits m_limits;

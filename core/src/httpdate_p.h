@@ -18,8 +18,8 @@ inline QByteArray formatHttpDate(const QDateTime &time)
 // Invalid when the text is not an IMF-fixdate; such a condition is ignored.
 inline QDateTime parseHttpDate(const QByteArray &text)
 {
-    const QDateTime time = QLocale::c().toDateTime(QString::fromLatin1(text.trimmed()),
-                                             QStringLiteral("ddd, dd MMM yyyy hh:mm:ss 'GMT'"));
+    const QDateTime time = QLocale::c().toDateTime(
+            QString::fromLatin1(text.trimmed()), QStringLiteral("ddd, dd MMM yyyy hh:mm:ss 'GMT'"));
     return time.isValid() ? QDateTime(time.date(), time.time(), Qt::UTC) : QDateTime();
 }
 

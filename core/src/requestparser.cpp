@@ -36,6 +36,9 @@ void RequestParser::reset()
     m_value.clear();
     m_inValue = false;
     m_headerCount = 0;
+    m_line.clear();
+    m_lineSeen = false;
+    m_badMethod = false;
     m_stop = Event::NeedMore;
     m_errorStatus = 0;
     m_errorString.clear();
@@ -70,25 +73,59 @@ bool RequestParser::looksLikeRequestLine(QByteArrayView data)
            && version[6] == '.' && std::isdigit(uchar(version[7]));
 }
 
+void RequestParser::noteRequestLine(const char *data, qsizetype size)
+{
+    if (m_lineSeen)
+        return;
+    if (std::memchr(data, '\n', size_t(size))) {
+        m_lineSeen = true;
+        m_line.clear();
+    } else if (m_line.size() <= m_maxUriBytes + 64) {
+        m_line.append(data, size);
+    }
+}
+
+RequestParser::Event RequestParser::answerBadMethod(const char *data, qsizetype size,
+                                                    qsizetype *consumed)
+{
+    const qsizetype newline = QByteArrayView(data, size).indexOf('\n');
+    const qsizetype take = newline < 0 ? size : newline + 1;
+    // Past a URI's worth of bytes it is no request line we would serve.
+    const qsizetype room = qMax<qsizetype>(0, m_maxUriBytes + 64 - m_line.size());
+    m_line.append(data, qMin(take, room));
+    *consumed = take;
+    if (newline < 0 && take <= room)
+        return Event::NeedMore;
+    m_errorStatus = newline >= 0 && looksLikeRequestLine(m_line) ? 501 : 400;
+    m_errorString = http_errno_description(HPE_INVALID_METHOD);
+    return Event::Error;
+}
+
 RequestParser::Event RequestParser::feed(const char *data, qsizetype size, qsizetype *consumed)
 {
+    if (m_badMethod)
+        return answerBadMethod(data, size, consumed);
     // A pause is how a callback stops the parser at a message boundary.
     if (HTTP_PARSER_ERRNO(&m_parser) == HPE_PAUSED)
         http_parser_pause(&m_parser, 0);
     m_stop = Event::NeedMore;
     *consumed = qsizetype(http_parser_execute(&m_parser, &settings, data, size_t(size)));
     const http_errno error = HTTP_PARSER_ERRNO(&m_parser);
-    if (error == HPE_OK || error == HPE_PAUSED)
+    if (error == HPE_OK || error == HPE_PAUSED) {
+        noteRequestLine(data, *consumed);
         return m_stop;
+    }
     if (m_errorStatus == 0) {
         switch (error) {
         case HPE_HEADER_OVERFLOW:
             m_errorStatus = 431;
             break;
         case HPE_INVALID_METHOD:
-            // An unknown method in a well-formed request line is 501; a line
-            // that is not a request line at all is 400.
-            m_errorStatus = looksLikeRequestLine(QByteArrayView(data, size)) ? 501 : 400;
+            if (!m_lineSeen) {
+                m_badMethod = true;
+                return answerBadMethod(data, size, consumed);
+            }
+            m_errorStatus = 400;
             break;
         default:
             m_errorStatus = 400;

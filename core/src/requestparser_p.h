@@ -47,6 +47,9 @@ private:
 
     void storeHeader();
     static bool looksLikeRequestLine(QByteArrayView data);
+    // Keeps the start of a request line that is split over several feeds.
+    void noteRequestLine(const char *data, qsizetype size);
+    Event answerBadMethod(const char *data, qsizetype size, qsizetype *consumed);
 
     http_parser m_parser;
     HttpRequest m_request;
@@ -61,6 +64,11 @@ private:
     int m_errorStatus = 0;
     QByteArray m_errorString;
     bool m_inValue = false;
+    // An unknown method is 501 when its request line is well formed, 400
+    // otherwise: deciding needs the whole line, whatever the feeds' sizes.
+    QByteArray m_line;
+    bool m_lineSeen = false;
+    bool m_badMethod = false;
 };
 
 } // namespace sluice

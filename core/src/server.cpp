@@ -6,14 +6,144 @@
 #include "logging_p.h"
 #include "worker_p.h"
 
+#include <sluice/tlsconfiguration.h>
+
+#include <QtCore/QElapsedTimer>
+#include <QtCore/QHash>
 #include <QtCore/QTimer>
+#include <QtNetwork/QSslServer>
+#include <QtNetwork/QSslSocket>
 #include <QtNetwork/QTcpServer>
+
+#include <limits>
 
 namespace sluice {
 
+namespace {
+
+// QSslServer, and a log line for every client that does not get through the
+// TLS handshake. QSslServer owns a socket until its handshake is done and
+// drops it quietly when the first byte is not a ClientHello, so each socket
+// is tracked from incomingConnection() to nextPendingConnection().
+class TlsServer : public QSslServer
+{
+public:
+    explicit TlsServer(QObject *parent = nullptr);
+    ~TlsServer() override;
+
+    void setTimeout(int timeoutMs);
+    QTcpSocket *nextPendingConnection() override;
+
+protected:
+    void incomingConnection(qintptr handle) override;
+
+private:
+    struct Handshake
+    {
+        QHostAddress address;
+        quint16 port = 0;
+        QElapsedTimer since;
+    };
+    void failed(QSslSocket *socket, const QString &why);
+
+    int m_timeoutMs = 0;
+    QHash<QSslSocket *, Handshake> m_handshakes;
+};
+
+TlsServer::TlsServer(QObject *parent)
+    : QSslServer(parent)
+{
+    connect(this, &QSslServer::errorOccurred, this,
+            [this](QSslSocket *socket, QAbstractSocket::SocketError error) {
+                switch (error) {
+                case QAbstractSocket::SocketTimeoutError:
+                    failed(socket,
+                           QStringLiteral("no TLS handshake within %1 ms").arg(m_timeoutMs));
+                    break;
+                case QAbstractSocket::RemoteHostClosedError:
+                    failed(socket, QStringLiteral("closed by the client during the TLS handshake"));
+                    break;
+                default:
+                    failed(socket,
+                           QStringLiteral("TLS handshake failed: %1").arg(socket->errorString()));
+                    break;
+                }
+            });
+}
+
+TlsServer::~TlsServer()
+{
+    // Sockets still in their handshake are deleted by ~QObject, after the
+    // members here: none of their signals may reach failed() by then.
+    for (QObject *child : children())
+        child->disconnect(this);
+}
+
+void TlsServer::setTimeout(int timeoutMs)
+{
+    m_timeoutMs = timeoutMs;
+    // QSslServer has no "none": a timer that never fires in practice.
+    setHandshakeTimeout(timeoutMs > 0 ? timeoutMs : std::numeric_limits<int>::max());
+}
+
+void TlsServer::incomingConnection(qintptr handle)
+{
+    QSslServer::incomingConnection(handle);
+    // QSslServer gives no access to the socket it made but as its newest child.
+    const QObjectList &children = this->children();
+    auto *socket = children.isEmpty() ? nullptr : qobject_cast<QSslSocket *>(children.constLast());
+    if (!socket || socket->socketDescriptor() != handle)
+        return;
+    Handshake &handshake = m_handshakes[socket];
+    handshake.address = socket->peerAddress();
+    handshake.port = socket->peerPort();
+    handshake.since.start();
+    // Runs after QSslServer's own check of the first byte: a socket it has
+    // not started encrypting by then, it has refused.
+    connect(socket, &QSslSocket::readyRead, this, [this, socket] {
+        if (socket->mode() != QSslSocket::UnencryptedMode) {
+            disconnect(socket, &QSslSocket::readyRead, this, nullptr);
+        } else if (socket->state() != QAbstractSocket::ConnectedState) {
+            failed(socket,
+                   QStringLiteral("not a TLS handshake (plain HTTP on a TLS port?): closed"));
+        }
+    });
+    // Only the pointer is used: this runs inside the socket's destructor.
+    connect(socket, &QObject::destroyed, this,
+            [this, socket] { failed(socket, QStringLiteral("closed before the TLS handshake")); });
+}
+
+QTcpSocket *TlsServer::nextPendingConnection()
+{
+    QTcpSocket *socket = QSslServer::nextPendingConnection();
+    if (socket) {
+        m_handshakes.remove(static_cast<QSslSocket *>(socket));
+        socket->disconnect(this);
+    }
+    return socket;
+}
+
+void TlsServer::failed(QSslSocket *socket, const QString &why)
+{
+    const auto it = m_handshakes.constFind(socket);
+    if (it == m_handshakes.constEnd())
+        return;
+    qCInfo(lcServer).noquote() << QStringLiteral(
+                                          "TLS client %1 port %2 on port %3: %4 (after %5 ms)")
+                                          .arg(it->address.toString())
+                                          .arg(it->port)
+                                          .arg(serverPort())
+                                          .arg(why)
+                                          .arg(it->since.elapsed());
+    m_handshakes.erase(it);
+}
+
+} // namespace
+
 struct Server::Listener
 {
-    QTcpServer tcpServer;
+    std::unique_ptr<QTcpServer> tcpServer;
+    TlsServer *tlsServer = nullptr; // tcpServer, when it is one
 };
 
 Server::Server(QObject *parent)
@@ -52,26 +182,77 @@ void Server::setLimits(const Limits &limits)
 {
     m_limits = limits;
     m_monitor->setPayloadCap(limits.monitorPayloadBytes);
+    for (const auto &listener : m_listeners) {
+        listener->tcpServer->setMaxPendingConnections(qMax(1, limits.maxConnections));
+        if (listener->tlsServer)
+            listener->tlsServer->setTimeout(limits.handshakeTimeoutMs);
+    }
 }
 
 bool Server::listen(const QHostAddress &address, quint16 port)
 {
     auto listener = std::make_unique<Listener>();
-    if (!listener->tcpServer.listen(address, port)) {
-        m_errorString = tr("cannot listen on %1 port %2: %3")
+    listener->tcpServer = std::make_unique<QTcpServer>();
+    return addListener(std::move(listener), address, port);
+}
+
+bool Server::listenSecure(const QHostAddress &address, quint16 port,
+                          const QSslConfiguration &configuration)
+{
+    QString why;
+    if (TlsConfiguration::isAvailable(&why)) {
+        if (configuration.localCertificate().isNull())
+            why = tr("no certificate in the TLS configuration");
+        else if (configuration.privateKey().isNull())
+            why = tr("no private key in the TLS configuration");
+    }
+    if (!why.isEmpty()) {
+        m_errorString = tr("cannot listen on %1 port %2 with TLS: %3")
                                 .arg(address.toString())
                                 .arg(port)
-                                .arg(listener->tcpServer.errorString());
+                                .arg(why);
         qCWarning(lcServer).noquote() << m_errorString;
         return false;
     }
-    QTcpServer *tcpServer = &listener->tcpServer;
-    connect(tcpServer, &QTcpServer::newConnection, this, [this, tcpServer] {
+    auto listener = std::make_unique<Listener>();
+    auto *tlsServer = new TlsServer;
+    listener->tcpServer.reset(tlsServer);
+    listener->tlsServer = tlsServer;
+    tlsServer->setSslConfiguration(configuration);
+    tlsServer->setTimeout(m_limits.handshakeTimeoutMs);
+    return addListener(std::move(listener), address, port);
+}
+
+bool Server::addListener(std::unique_ptr<Listener> listener, const QHostAddress &address,
+                         quint16 port)
+{
+    QTcpServer *tcpServer = listener->tcpServer.get();
+    // Connections leave the pending queue at once; with TLS, QSslServer
+    // counts those still in their handshake too, so this bounds them.
+    tcpServer->setMaxPendingConnections(qMax(1, m_limits.maxConnections));
+    if (!tcpServer->listen(address, port)) {
+        m_errorString = tr("cannot listen on %1 port %2: %3")
+                                .arg(address.toString())
+                                .arg(port)
+                                .arg(tcpServer->errorString());
+        qCWarning(lcServer).noquote() << m_errorString;
+        return false;
+    }
+    const auto acceptAll = [this, tcpServer] {
         while (QTcpSocket *socket = tcpServer->nextPendingConnection())
             m_worker->accept(socket);
-    });
-    qCInfo(lcServer).noquote() << "listening on" << tcpServer->serverAddress().toString() << "port"
-                               << tcpServer->serverPort();
+    };
+    // Qt 6.4's QSslServer emits newConnection() as the handshake starts, and
+    // pendingConnectionAvailable() once it is done.
+    if (listener->tlsServer)
+        connect(tcpServer, &QTcpServer::pendingConnectionAvailable, this, acceptAll);
+    else
+        connect(tcpServer, &QTcpServer::newConnection, this, acceptAll);
+    qCInfo(lcServer).noquote() << QStringLiteral("listening on %1 port %2%3")
+                                          .arg(tcpServer->serverAddress().toString())
+                                          .arg(tcpServer->serverPort())
+                                          .arg(listener->tlsServer ? QStringLiteral(" (TLS)")
+                                                                   : QString());
     m_listeners.push_back(std::move(listener));
     return true;
 }
@@ -83,7 +264,7 @@ bool Server::isListening() const
 
 quint16 Server::serverPort() const
 {
-    return m_listeners.empty() ? 0 : m_listeners.front()->tcpServer.serverPort();
+    return m_listeners.empty() ? 0 : m_listeners.front()->tcpServer->serverPort();
 }
 
 QList<QUrl> Server::urls() const
@@ -91,14 +272,14 @@ QList<QUrl> Server::urls() const
     QList<QUrl> urls;
     for (const auto &listener : m_listeners) {
         QUrl url;
-        url.setScheme(QStringLiteral("http"));
-        QHostAddress address = listener->tcpServer.serverAddress();
+        url.setScheme(listener->tlsServer ? QStringLiteral("https") : QStringLiteral("http"));
+        QHostAddress address = listener->tcpServer->serverAddress();
         if (address == QHostAddress::Any || address == QHostAddress::AnyIPv4)
             address = QHostAddress::LocalHost;
         else if (address == QHostAddress::AnyIPv6)
             address = QHostAddress::LocalHostIPv6;
         url.setHost(address.toString());
-        url.setPort(listener->tcpServer.serverPort());
+        url.setPort(listener->tcpServer->serverPort());
         url.setPath(QStringLiteral("/"));
         urls.append(url);
     }

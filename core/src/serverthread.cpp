@@ -59,22 +59,36 @@ void ServerThread::post(std::function<void(Server &)> function)
 
 bool ServerThread::listen(const QHostAddress &address, quint16 port)
 {
+    return listenOn({address, port, false, QSslConfiguration()});
+}
+
+bool ServerThread::listenSecure(const QHostAddress &address, quint16 port,
+                                const QSslConfiguration &configuration)
+{
+    return listenOn({address, port, true, configuration});
+}
+
+bool ServerThread::listenOn(const Address &address)
+{
     QString error;
     quint16 bound = 0;
     const bool ok = call([&](Server &server) {
         const int before = server.urls().size();
-        if (!server.listen(address, port)) {
+        const bool listening
+                = !address.secure ? server.listen(address.address, address.port)
+                                  : server.listenSecure(address.address, address.port, address.tls);
+        if (!listening) {
             error = server.errorString();
             return false;
         }
         const QList<QUrl> urls = server.urls();
-        bound = urls.size() > before ? quint16(urls.last().port()) : port;
+        bound = urls.size() > before ? quint16(urls.last().port()) : address.port;
         return true;
     });
     {
         QMutexLocker locker(&m_mutex);
         if (ok)
-            m_addresses.append({address, bound});
+            m_addresses.append({address.address, bound, address.secure, address.tls});
         else
             m_errorString = error;
     }
@@ -90,7 +104,7 @@ void ServerThread::stop()
 
 bool ServerThread::start()
 {
-    QList<QPair<QHostAddress, quint16>> addresses;
+    QList<Address> addresses;
     {
         QMutexLocker locker(&m_mutex);
         addresses = m_addresses;
@@ -100,8 +114,11 @@ bool ServerThread::start()
         if (server.isListening())
             return true;
         bool all = true;
-        for (const auto &[address, port] : std::as_const(addresses)) {
-            if (!server.listen(address, port)) {
+        for (const Address &address : std::as_const(addresses)) {
+            const bool listening = !address.secure ? server.listen(address.address, address.port)
+                                                   : server.listenSecure(address.address,
+                                                                         address.port, address.tls);
+            if (!listening) {
                 error = server.errorString();
                 all = false;
             }

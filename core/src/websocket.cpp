@@ -4,6 +4,7 @@
 
 #include "clock_p.h"
 #include "logging_p.h"
+#include "socketcontrol_p.h"
 #include "websocket_p.h"
 
 #include <QtWebSockets/QWebSocket>
@@ -23,6 +24,7 @@ WebSocket::WebSocket(QWebSocket *socket, std::unique_ptr<WebSocketContext> conte
     , m_openedUs(MonitorEvent::now())
 {
     socket->setParent(this);
+    m_tls = qobject_cast<QSslSocket *>(m_context->tcpSocket.data());
     // Children go in the order they came: the QWebSocket before its TCP socket.
     if (m_context->tcpSocket)
         m_context->tcpSocket->setParent(this);
@@ -44,6 +46,9 @@ WebSocket::WebSocket(QWebSocket *socket, std::unique_ptr<WebSocketContext> conte
             record(int(Opcode::Pong), int(Direction::Incoming), payload, -1);
         guarded([&] { Q_EMIT pongReceived(elapsed, payload); });
     });
+    // Qt sends a close frame (its own, or the answer to the client's) just
+    // after aboutToClose(); a connection that ends without it was lost.
+    connect(socket, &QWebSocket::aboutToClose, this, [this] { m_closeFrameSent = true; });
     connect(socket, &QWebSocket::disconnected, this, &WebSocket::onDisconnected);
 
     if (m_monitor->isActive()) {
@@ -86,11 +91,10 @@ void WebSocket::guarded(Emit &&emitSignal)
         return;
     } catch (const std::exception &e) {
         what = e.what();
-    } catch (...) {
-    }
-    qCWarning(lcWebSocket).nospace() << "the handler of " << m_context->request.target()
-                                     << " threw" << (what ? ": " : "") << (what ? what : "")
-                                     << "; closing WebSocket " << m_context->id << " with 1011";
+    } catch (...) { }
+    qCWarning(lcWebSocket).nospace()
+            << "the handler of " << m_context->request.target() << " threw" << (what ? ": " : "")
+            << (what ? what : "") << "; closing WebSocket " << m_context->id << " with 1011";
     close(1011, QStringLiteral("handler failed"));
 }
 
@@ -121,7 +125,11 @@ QString WebSocket::route() const
 
 QUrl WebSocket::requestUrl() const
 {
-    return m_socket->requestUrl();
+    // Qt builds it from the NonSecureMode server the socket was handed to.
+    QUrl url = m_socket->requestUrl();
+    if (m_tls)
+        url.setScheme(QStringLiteral("wss"));
+    return url;
 }
 
 QByteArray WebSocket::header(QByteArrayView name) const
@@ -151,7 +159,7 @@ QString WebSocket::subprotocol() const
 
 qint64 WebSocket::pendingBytes() const
 {
-    return m_socket->bytesToWrite();
+    return m_socket->bytesToWrite() + (m_tls ? m_tls->encryptedBytesToWrite() : 0);
 }
 
 bool WebSocket::isOpen() const
@@ -163,13 +171,17 @@ bool WebSocket::admitOutgoing(qint64 size)
 {
     // One message larger than the cap still goes out alone; what is bounded
     // is the backlog of a client that does not read.
-    const qint64 pending = m_socket->bytesToWrite();
+    const qint64 pending = pendingBytes();
     if (pending == 0 || pending + size <= m_maxPendingWriteBytes)
         return true;
     if (m_overflowPolicy == OverflowPolicy::Drop) {
         if (!m_overflowed) {
             m_overflowed = true;
             connect(m_socket, &QWebSocket::bytesWritten, this, &WebSocket::onBytesWritten);
+            if (m_tls) {
+                connect(m_tls, &QSslSocket::encryptedBytesWritten, this,
+                        &WebSocket::onBytesWritten);
+            }
         }
         return false;
     }
@@ -182,11 +194,20 @@ bool WebSocket::admitOutgoing(qint64 size)
 
 void WebSocket::onBytesWritten()
 {
-    if (m_socket->bytesToWrite() > m_maxPendingWriteBytes / 2)
+    if (pendingBytes() > m_maxPendingWriteBytes / 2)
         return;
     disconnect(m_socket, &QWebSocket::bytesWritten, this, &WebSocket::onBytesWritten);
+    if (m_tls)
+        disconnect(m_tls, &QSslSocket::encryptedBytesWritten, this, &WebSocket::onBytesWritten);
     m_overflowed = false;
     guarded([&] { Q_EMIT drained(); });
+}
+
+void WebSocket::cut()
+{
+    if (m_context->tcpSocket)
+        resetOnClose(m_context->tcpSocket);
+    m_socket->abort();
 }
 
 void WebSocket::checkTimeouts(qint64 nowMs, const Limits &limits)
@@ -200,7 +221,7 @@ void WebSocket::checkTimeouts(qint64 nowMs, const Limits &limits)
                  && nowMs - m_closingSinceMs >= limits.webSocketCloseTimeoutMs) {
             qCInfo(lcWebSocket) << "WebSocket" << m_context->id << "cut: no close frame back within"
                                 << limits.webSocketCloseTimeoutMs << "ms";
-            m_socket->abort();
+            cut();
         }
         return;
     }
@@ -215,7 +236,7 @@ void WebSocket::checkTimeouts(qint64 nowMs, const Limits &limits)
             && nowMs - m_pingSentMs >= limits.webSocketPongTimeoutMs) {
             m_cutReason = QStringLiteral("no pong within %1 ms").arg(limits.webSocketPongTimeoutMs);
             qCInfo(lcWebSocket).noquote() << "WebSocket" << m_context->id << "cut:" << m_cutReason;
-            m_socket->abort();
+            cut();
         }
         return;
     }
@@ -296,10 +317,14 @@ void WebSocket::onDisconnected()
     if (m_closed)
         return;
     m_closed = true;
-    // A connection the server cut had no close frame: 1006 (RFC 6455 7.1.5).
-    const int code = m_cutReason.isEmpty() ? int(m_socket->closeCode())
-                                           : int(QWebSocketProtocol::CloseCodeAbnormalDisconnection);
-    const QString reason = m_cutReason.isEmpty() ? m_socket->closeReason() : m_cutReason;
+    // A connection that ended without a close frame is 1006 (RFC 6455
+    // 7.1.5), whoever cut it; Qt's closeCode() would still say 1000.
+    if (m_cutReason.isEmpty() && !m_closeFrameSent)
+        m_cutReason = QStringLiteral("connection lost without a close frame");
+    const bool lost = !m_cutReason.isEmpty();
+    const int code = lost ? int(QWebSocketProtocol::CloseCodeAbnormalDisconnection)
+                          : int(m_socket->closeCode());
+    const QString reason = lost ? m_cutReason : m_socket->closeReason();
     if (m_monitor->isActive()) {
         MonitorEvent event;
         event.type = MonitorEvent::Type::WebSocketClosed;

@@ -6,8 +6,8 @@
 
 #include <QtCore/QHash>
 #include <QtCore/QPointer>
-#include <QtNetwork/QTcpSocket>
 #include <QtCore/QVariant>
+#include <QtNetwork/QTcpSocket>
 
 namespace sluice {
 

@@ -1,6 +1,7 @@
 #include "httpconnection_p.h"
 #include "httpdate_p.h"
 #include "logging_p.h"
+#include "socketcontrol_p.h"
 #include "websocket_p.h"
 #include "worker_p.h"
 
@@ -66,7 +67,7 @@ void Worker::accept(QTcpSocket *socket)
                       || m_perAddress.value(address) >= limits.maxConnectionsPerAddress;
     if (full) {
         if (m_refusing >= MaxRefusing) {
-            socket->abort();
+            resetConnection(socket);
             socket->deleteLater();
             return;
         }
@@ -75,9 +76,9 @@ void Worker::accept(QTcpSocket *socket)
         ++m_refusedSinceLog;
         if (nowMs() - m_refusalLoggedMs >= 1000) {
             qCWarning(lcServer).noquote()
-                    << "refusing connections (503):" << m_refusedSinceLog << "since the last report;"
-                    << m_admitted.size() << "open," << m_perAddress.value(address) << "from"
-                    << address.toString();
+                    << "refusing connections (503):" << m_refusedSinceLog
+                    << "since the last report;" << m_admitted.size() << "open,"
+                    << m_perAddress.value(address) << "from" << address.toString();
             m_refusalLoggedMs = nowMs();
             m_refusedSinceLog = 0;
         }
@@ -156,7 +157,7 @@ void Worker::sweep()
                 qCInfo(lcWebSocket) << "connection" << pending->id
                                     << "cut: the WebSocket handshake took longer than"
                                     << limits.handshakeTimeoutMs << "ms";
-                pending->tcpSocket->abort();
+                resetConnection(pending->tcpSocket);
             }
         }
     }
@@ -266,7 +267,7 @@ void Worker::closeAll()
     // A handshake still in Qt's hands would open a WebSocket nobody closes.
     for (const auto &pending : QHash<PeerKey, std::shared_ptr<WebSocketContext>>(m_pending)) {
         if (pending->tcpSocket)
-            pending->tcpSocket->abort();
+            resetConnection(pending->tcpSocket);
     }
 }
 
@@ -284,10 +285,10 @@ void Worker::abortAll()
     for (HttpConnection *connection : QSet<HttpConnection *>(m_connections))
         connection->abort();
     for (WebSocket *socket : QHash<quint64, WebSocket *>(m_webSockets))
-        socket->socket()->abort();
+        socket->cut();
     for (const auto &pending : QHash<PeerKey, std::shared_ptr<WebSocketContext>>(m_pending)) {
         if (pending->tcpSocket)
-            pending->tcpSocket->abort();
+            resetConnection(pending->tcpSocket);
     }
 }
 

@@ -329,8 +329,13 @@ def check_config_output():
         "route: WebSocket ws:/cat exec cat (at most 2 processes)",
         "route: forward /old/(?<p>.*) /(p)",
         "error 404: /index.html",
-        "limits: maxHeadBytes 65536, maxBodyBytes 16777216, responseBufferBytes 65536, "
-        "maxWebSocketMessageBytes 16777216, monitorPayloadBytes 4096",
+        "limits: maxUriBytes 8192, maxHeadBytes 65536, maxHeaderCount 100, "
+        "maxBodyBytes 16777216, responseBufferBytes 65536, maxWebSocketFrameBytes 16777216, "
+        "maxWebSocketMessageBytes 16777216, maxConnections 10000, maxConnectionsPerAddress 256, "
+        "maxPendingWriteBytes 4194304, headTimeoutMs 10000, bodyTimeoutMs 30000, "
+        "keepAliveTimeoutMs 30000, sendTimeoutMs 60000, handshakeTimeoutMs 10000, "
+        "webSocketPingIntervalMs 30000, webSocketPongTimeoutMs 10000, "
+        "webSocketCloseTimeoutMs 5000, monitorPayloadBytes 4096",
     ]) + "\n"
     checks.check("--check-config prints the resolved map", code == 0 and out == expected,
                  f"{code} {err!r}\n{out}")

@@ -12,6 +12,8 @@
 #include <QtCore/QDir>
 #include <QtCore/QFile>
 #include <QtCore/QJsonDocument>
+#include <QtCore/QProcess>
+#include <QtCore/QStandardPaths>
 #include <QtCore/QTemporaryDir>
 #include <QtTest/QTest>
 
@@ -27,6 +29,9 @@ private Q_SLOTS:
     void errors();
     void syntaxErrorNamesLineAndColumn();
     void missingFile();
+    void tlsListen();
+    void tlsErrors_data();
+    void tlsErrors();
 
 private:
     QString write(const QString &name, const QByteArray &json);
@@ -71,7 +76,13 @@ void tst_Config::completeConfigApplies()
         ],
         "errors": {"404": "/404.html", "500": "/oops"},
         "limits": {"maxHeadBytes": 1000, "maxBodyBytes": 2000, "responseBufferBytes": 3000,
-                   "maxWebSocketMessageBytes": 4000, "monitorPayloadBytes": 0}
+                   "maxWebSocketMessageBytes": 4000, "monitorPayloadBytes": 0,
+                   "maxUriBytes": 500, "maxHeaderCount": 7, "maxWebSocketFrameBytes": 3500,
+                   "maxConnections": 40, "maxConnectionsPerAddress": 4,
+                   "maxPendingWriteBytes": 123456, "headTimeoutMs": 1100, "bodyTimeoutMs": 1200,
+                   "keepAliveTimeoutMs": 0, "sendTimeoutMs": 1400, "handshakeTimeoutMs": 1500,
+                   "webSocketPingIntervalMs": 1600, "webSocketPongTimeoutMs": 1700,
+                   "webSocketCloseTimeoutMs": 1800}
     })J");
     Config config;
     QVERIFY2(config.load(path), qPrintable(config.errorString()));
@@ -124,6 +135,21 @@ void tst_Config::completeConfigApplies()
     QCOMPARE(server.limits().responseBufferBytes, 3000);
     QCOMPARE(server.limits().maxWebSocketMessageBytes, 4000);
     QCOMPARE(server.limits().monitorPayloadBytes, 0);
+    const sluice::Limits limits = server.limits();
+    QCOMPARE(limits.maxUriBytes, 500);
+    QCOMPARE(limits.maxHeaderCount, 7);
+    QCOMPARE(limits.maxWebSocketFrameBytes, 3500);
+    QCOMPARE(limits.maxConnections, 40);
+    QCOMPARE(limits.maxConnectionsPerAddress, 4);
+    QCOMPARE(limits.maxPendingWriteBytes, 123456);
+    QCOMPARE(limits.headTimeoutMs, 1100);
+    QCOMPARE(limits.bodyTimeoutMs, 1200);
+    QCOMPARE(limits.keepAliveTimeoutMs, 0);
+    QCOMPARE(limits.sendTimeoutMs, 1400);
+    QCOMPARE(limits.handshakeTimeoutMs, 1500);
+    QCOMPARE(limits.webSocketPingIntervalMs, 1600);
+    QCOMPARE(limits.webSocketPongTimeoutMs, 1700);
+    QCOMPARE(limits.webSocketCloseTimeoutMs, 1800);
 
     const QString described = config.describe();
     QVERIFY2(described.contains(QStringLiteral("route: WebSocket ws:/tail exec tail -f app.log "
@@ -133,6 +159,11 @@ void tst_Config::completeConfigApplies()
                                                "route: redirect /away https://example.com/\n")),
              qPrintable(described));
     QVERIFY2(described.contains(QStringLiteral("listen: [::1]:0\n")), qPrintable(described));
+    QVERIFY2(described.contains(
+                     QStringLiteral("maxUriBytes 500, maxHeadBytes 1000, maxHeaderCount 7,")),
+             qPrintable(described));
+    QVERIFY2(described.contains(QStringLiteral("keepAliveTimeoutMs 0, sendTimeoutMs 1400")),
+             qPrintable(described));
 }
 
 void tst_Config::defaultsWhenKeysAreMissing()
@@ -346,6 +377,15 @@ void tst_Config::errors_data()
     QTest::newRow("limit zero")
             << QByteArray(R"({"limits": {"maxBodyBytes": 0}})")
             << QStringLiteral("limits.maxBodyBytes: must be an integer from 1 to 1099511627776");
+    QTest::newRow("count limit zero")
+            << QByteArray(R"({"limits": {"maxConnections": 0}})")
+            << QStringLiteral("limits.maxConnections: must be an integer from 1 to 2147483647");
+    QTest::newRow("timeout negative")
+            << QByteArray(R"({"limits": {"headTimeoutMs": -5}})")
+            << QStringLiteral("limits.headTimeoutMs: must be an integer from 0 to 2147483647");
+    QTest::newRow("timeout not a number")
+            << QByteArray(R"({"limits": {"sendTimeoutMs": "60s"}})")
+            << QStringLiteral("limits.sendTimeoutMs: must be an integer from 0 to 2147483647");
     QTest::newRow("limit negative monitor")
             << QByteArray(R"({"limits": {"monitorPayloadBytes": -1}})")
             << QStringLiteral(
@@ -385,6 +425,137 @@ void tst_Config::missingFile()
     QVERIFY(!config.load(path));
     QVERIFY2(config.errorString().startsWith(path + QStringLiteral(": cannot read: ")),
              qPrintable(config.errorString()));
+}
+
+namespace {
+
+// A throwaway EC certificate and key in dir/tls (cert.pem, key.pem) and
+// another key (other.pem), made with openssl.
+bool makeTlsFiles(const QString &dir)
+{
+    if (!QDir(dir).mkpath(QStringLiteral("tls")))
+        return false;
+    const QString tls = dir + QStringLiteral("/tls/");
+    const QList<QStringList> commands {
+            {QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"),
+             QStringLiteral("ec"), QStringLiteral("-pkeyopt"),
+             QStringLiteral("ec_paramgen_curve:P-256"), QStringLiteral("-nodes"),
+             QStringLiteral("-subj"), QStringLiteral("/CN=localhost"), QStringLiteral("-days"),
+             QStringLiteral("1"), QStringLiteral("-keyout"), tls + QStringLiteral("key.pem"),
+             QStringLiteral("-out"), tls + QStringLiteral("cert.pem")},
+            {QStringLiteral("genpkey"), QStringLiteral("-algorithm"), QStringLiteral("EC"),
+             QStringLiteral("-pkeyopt"), QStringLiteral("ec_paramgen_curve:P-256"),
+             QStringLiteral("-out"), tls + QStringLiteral("other.pem")},
+    };
+    for (const QStringList &arguments : commands) {
+        QProcess openssl;
+        openssl.start(QStringLiteral("openssl"), arguments);
+        if (!openssl.waitForFinished(30000) || openssl.exitStatus() != QProcess::NormalExit
+            || openssl.exitCode() != 0) {
+            qWarning("openssl failed: %s", openssl.readAllStandardError().constData());
+            return false;
+        }
+    }
+    return true;
+}
+
+} // namespace
+
+void tst_Config::tlsListen()
+{
+    if (QStandardPaths::findExecutable(QStringLiteral("openssl")).isEmpty())
+        QSKIP("openssl is not installed");
+    QVERIFY(makeTlsFiles(m_dir->path()));
+    // Relative to the config file's folder, not to the working directory.
+    const QString path = write(QStringLiteral("tls.json"), R"J({
+        "listen": [
+            {"address": "127.0.0.1", "port": 8080},
+            {"address": "127.0.0.1", "port": 8443,
+             "tls": {"certificate": "tls/cert.pem", "key": "./tls/../tls/key.pem"}}
+        ]
+    })J");
+    Config config;
+    QVERIFY2(config.load(path), qPrintable(config.errorString()));
+    const QList<Config::Listen> listen = config.listen();
+    QCOMPARE(listen.size(), 2);
+    QVERIFY(!listen.at(0).isSecure());
+    QVERIFY(listen.at(0).tls.sslConfiguration().isNull());
+    QVERIFY(listen.at(1).isSecure());
+    QCOMPARE(listen.at(1).port, quint16(8443));
+    const QString dir = QDir(m_dir->path()).absolutePath();
+    QCOMPARE(listen.at(1).tls.certificateFile(), dir + QStringLiteral("/tls/cert.pem"));
+    QCOMPARE(listen.at(1).tls.keyFile(), dir + QStringLiteral("/tls/key.pem"));
+    const QSslConfiguration ssl = listen.at(1).tls.sslConfiguration();
+    QCOMPARE(ssl.localCertificate().subjectInfo(QSslCertificate::CommonName),
+             QStringList {QStringLiteral("localhost")});
+    QCOMPARE(ssl.privateKey().algorithm(), QSsl::Ec);
+    QVERIFY2(config.describe().contains(
+                     QStringLiteral("listen: 127.0.0.1:8080\nlisten: 127.0.0.1:8443 tls "
+                                    "certificate %1/tls/cert.pem key %1/tls/key.pem\n")
+                             .arg(dir)),
+             qPrintable(config.describe()));
+}
+
+void tst_Config::tlsErrors_data()
+{
+    QTest::addColumn<QByteArray>("json");
+    QTest::addColumn<QString>("message");
+    const auto tls = [](const char *certificate, const char *key) {
+        return QByteArray(R"({"listen": [{"tls": {"certificate": ")") + certificate
+               + R"(", "key": ")" + key + R"("}}]})";
+    };
+
+    QTest::newRow("tls not an object")
+            << QByteArray(R"({"listen": [{"tls": "tls/cert.pem"}]})")
+            << QStringLiteral("listen[0].tls: must be an object with \"certificate\" and \"key\"");
+    QTest::newRow("tls unknown key")
+            << QByteArray(R"({"listen": [{"tls": {"cert": "tls/cert.pem", "key": "k.pem"}}]})")
+            << QStringLiteral("listen[0].tls.cert: unknown key");
+    QTest::newRow("tls without certificate")
+            << QByteArray(R"({"listen": [{"tls": {"key": "tls/key.pem"}}]})")
+            << QStringLiteral("listen[0].tls.certificate: missing (a PEM file)");
+    QTest::newRow("tls without key")
+            << QByteArray(R"({"listen": [{"port": 1}, {"tls": {"certificate": "c.pem"}}]})")
+            << QStringLiteral("listen[1].tls.key: missing (a PEM file)");
+    QTest::newRow("tls certificate not a string")
+            << QByteArray(R"({"listen": [{"tls": {"certificate": 1, "key": "tls/key.pem"}}]})")
+            << QStringLiteral("listen[0].tls.certificate: must be a string");
+    QTest::newRow("tls key empty")
+            << tls("tls/cert.pem", "") << QStringLiteral("listen[0].tls.key: must name a PEM file");
+    QTest::newRow("tls certificate missing")
+            << tls("nope.pem", "tls/key.pem")
+            << QStringLiteral("listen[0].tls.certificate: %DIR%/nope.pem: cannot read: No such "
+                              "file or directory");
+    QTest::newRow("tls certificate is the key")
+            << tls("tls/key.pem", "tls/key.pem")
+            << QStringLiteral("listen[0].tls.certificate: %DIR%/tls/key.pem: no PEM certificate in "
+                              "it (\"-----BEGIN CERTIFICATE-----\")");
+    QTest::newRow("tls key is a folder")
+            << tls("tls/cert.pem", "www")
+            << QStringLiteral("listen[0].tls.key: %DIR%/www: is a directory, not a PEM file");
+    QTest::newRow("tls key is the certificate")
+            << tls("tls/cert.pem", "tls/cert.pem")
+            << QStringLiteral("listen[0].tls.key: %DIR%/tls/cert.pem: no PEM private key in it "
+                              "(RSA, EC or DSA: \"-----BEGIN PRIVATE KEY-----\")");
+    QTest::newRow("tls key of another certificate")
+            << tls("tls/cert.pem", "tls/other.pem")
+            << QStringLiteral(
+                       "listen[0].tls.key: %DIR%/tls/other.pem: the private key (EC) does not "
+                       "belong to the certificate in %DIR%/tls/cert.pem (EC, localhost)");
+}
+
+void tst_Config::tlsErrors()
+{
+    if (QStandardPaths::findExecutable(QStringLiteral("openssl")).isEmpty())
+        QSKIP("openssl is not installed");
+    QVERIFY(makeTlsFiles(m_dir->path()));
+    QFETCH(QByteArray, json);
+    QFETCH(QString, message);
+    const QString path = write(QStringLiteral("site.json"), json);
+    message.replace(QStringLiteral("%DIR%"), QDir(m_dir->path()).absolutePath());
+    Config config;
+    QVERIFY(!config.load(path));
+    QCOMPARE(config.errorString(), path + QStringLiteral(": ") + message);
 }
 
 QTEST_GUILESS_MAIN(tst_Config)

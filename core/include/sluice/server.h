@@ -8,6 +8,7 @@
 #include <QtCore/QObject>
 #include <QtCore/QUrl>
 #include <QtNetwork/QHostAddress>
+#include <QtNetwork/QSslConfiguration>
 
 #include <memory>
 
@@ -60,9 +61,20 @@ public:
 
     // Adds a listening address; call again for more. Port 0 picks a free port.
     bool listen(const QHostAddress &address = QHostAddress::Any, quint16 port = 0);
+    // Adds a TLS listening address: https and wss on one port, as listen()
+    // serves http and ws. The configuration needs a local certificate and a
+    // private key (TlsConfiguration::sslConfiguration() makes one from PEM
+    // files). Limits::handshakeTimeoutMs bounds the TLS handshake; a client
+    // that fails it is logged (sluice.server) and dropped. False, with
+    // errorString(), when Qt has no TLS backend, the configuration has no
+    // certificate or key, or the address cannot be bound.
+    bool listenSecure(const QHostAddress &address, quint16 port,
+                      const QSslConfiguration &configuration);
     bool isListening() const;
     // The port of the first listener.
     quint16 serverPort() const;
+    // One per listener, in the order they were added: http://, or https://
+    // for TLS ones; a wildcard address is shown as the loopback one.
     QList<QUrl> urls() const;
     // Stops listening and closes every connection: idle ones now, busy ones
     // once their response is out, WebSockets with 1001 (Going Away).
@@ -98,6 +110,7 @@ private:
     Monitor *m_monitor;
     std::unique_ptr<Worker> m_worker;
     struct Listener;
+    bool addListener(std::unique_ptr<Listener> listener, const QHostAddress &address, quint16 port);
     std::vector<std::unique_ptr<Listener>> m_listeners;
     Limits m_limits;
     QByteArray m_serverName = QByteArrayLiteral("Sluice/" SLUICE_VERSION_STR);

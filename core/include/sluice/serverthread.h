@@ -8,6 +8,7 @@
 #include <QtCore/QObject>
 #include <QtCore/QUrl>
 #include <QtNetwork/QHostAddress>
+#include <QtNetwork/QSslConfiguration>
 
 #include <functional>
 #include <utility>
@@ -27,8 +28,9 @@ class Server;
 // sendText(), sendBinary(), ping()) and run the rest through call() or
 // post(). Its signals reach receivers on other threads queued, as usual.
 //
-// listen(), stop() and start() remember the addresses, so a stopped server
-// starts again on the same ports (a port picked with 0 is kept).
+// listen(), listenSecure(), stop() and start() remember the addresses (and
+// the TLS configurations), so a stopped server starts again on the same
+// ports (a port picked with 0 is kept), TLS ones with TLS.
 class SLUICE_CORE_EXPORT ServerThread : public QObject
 {
     Q_OBJECT
@@ -62,6 +64,9 @@ public:
     // Adds a listening address (port 0 picks a free one); false with
     // errorString() when it cannot listen.
     bool listen(const QHostAddress &address, quint16 port = 0);
+    // The same with TLS (Server::listenSecure()).
+    bool listenSecure(const QHostAddress &address, quint16 port,
+                      const QSslConfiguration &configuration);
     // Stops listening and closes every connection (Server::close()); the
     // addresses are kept for start().
     void stop();
@@ -79,14 +84,23 @@ Q_SIGNALS:
     void listeningChanged(bool listening);
 
 private:
+    struct Address
+    {
+        QHostAddress address;
+        quint16 port = 0;
+        bool secure = false;
+        QSslConfiguration tls;
+    };
+
     void run(const std::function<void(Server &)> &function);
+    bool listenOn(const Address &address);
     void refreshUrls();
 
     QThread *m_thread;
     Server *m_server = nullptr;
     mutable QMutex m_mutex;
     QList<QUrl> m_urls;
-    QList<QPair<QHostAddress, quint16>> m_addresses;
+    QList<Address> m_addresses;
     QString m_errorString;
 };
 

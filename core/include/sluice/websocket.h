@@ -10,6 +10,7 @@
 #include <limits>
 
 QT_BEGIN_NAMESPACE
+class QSslSocket;
 class QWebSocket;
 QT_END_NAMESPACE
 
@@ -87,12 +88,15 @@ private:
     // Called by the worker's sweep: keep-alive pings, and cutting a client
     // that stopped answering them or never answers a close.
     void checkTimeouts(qint64 nowMs, const Limits &limits);
+    // Ends the connection with a TCP reset, freeing what the kernel holds.
+    void cut();
     // Runs a handler's slots: an exception closes the socket with 1011
     // instead of unwinding through Qt's event loop.
     template<typename Emit>
     void guarded(Emit &&emitSignal);
 
     QWebSocket *m_socket;
+    QSslSocket *m_tls = nullptr; // the socket underneath, on a TLS listener
     std::unique_ptr<WebSocketContext> m_context;
     Monitor *m_monitor;
     QVariantHash m_dataset;
@@ -111,6 +115,7 @@ private:
     OverflowPolicy m_overflowPolicy = OverflowPolicy::Close;
     bool m_heard = false; // since the last sweep
     bool m_overflowed = false;
+    bool m_closeFrameSent = false;
     bool m_closed = false;
 };
 
