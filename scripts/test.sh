@@ -45,7 +45,7 @@ if ((sanitized)); then
     echo "==> Building build-asan/"
     cmake --build build-asan
     echo "==> Running ctest under ASan + UBSan"
-    ASAN_OPTIONS=quarantine_size_mb=16:detect_leaks=1:abort_on_error=1 \
+    ASAN_OPTIONS=quarantine_size_mb=1:detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         ctest --test-dir build-asan --output-on-failure -j2 --timeout 600 \
         -LE 'browser|install|bench|soak' || status=$?

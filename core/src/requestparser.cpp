@@ -90,13 +90,15 @@ RequestParser::Event RequestParser::answerBadMethod(const char *data, qsizetype 
 {
     const qsizetype newline = QByteArrayView(data, size).indexOf('\n');
     const qsizetype take = newline < 0 ? size : newline + 1;
-    // Past a URI's worth of bytes it is no request line we would serve.
-    const qsizetype room = qMax<qsizetype>(0, m_maxUriBytes + 64 - m_line.size());
-    m_line.append(data, qMin(take, room));
+    // Past a URI's worth of bytes it is no request line we would serve; the
+    // answer depends on the line alone, never on how it was split.
+    const bool fits = m_line.size() + take <= m_maxUriBytes + 64;
+    if (fits)
+        m_line.append(data, take);
     *consumed = take;
-    if (newline < 0 && take <= room)
+    if (fits && newline < 0)
         return Event::NeedMore;
-    m_errorStatus = newline >= 0 && looksLikeRequestLine(m_line) ? 501 : 400;
+    m_errorStatus = fits && looksLikeRequestLine(m_line) ? 501 : 400;
     m_errorString = http_errno_description(HPE_INVALID_METHOD);
     return Event::Error;
 }

@@ -13,6 +13,10 @@
 #include <QtWebSockets/QWebSocket>
 #include <QtWebSockets/QWebSocketServer>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 namespace sluice {
 
 namespace {
@@ -163,8 +167,15 @@ void Worker::sweep()
     }
     for (WebSocket *socket : QHash<quint64, WebSocket *>(m_webSockets))
         socket->checkTimeouts(now, limits);
-    if (connectionCount() == 0)
+    if (connectionCount() == 0) {
         m_sweepTimer.stop();
+        // glibc keeps what a burst of connections freed in its arenas (the
+        // soak test saw 36 MB held for 0.5 MB in use): an idle server gives
+        // it back, at most once a sweep.
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+    }
 }
 
 QWebSocketServer *Worker::webSocketServer(const QStringList &subprotocols)

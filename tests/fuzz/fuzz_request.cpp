@@ -299,28 +299,6 @@ QList<Outcome> serve(const QByteArray &input, const QList<qsizetype> &pieces, co
     return outcomes;
 }
 
-// Known bugs that a long run may step over (SLUICE_FUZZ_KNOWN=name,...), so
-// that it looks for new ones; the replay in CTest never sets it.
-bool knownIssue(const char *name)
-{
-    static const QByteArrayList known = qgetenv("SLUICE_FUZZ_KNOWN").split(',');
-    return known.contains(name);
-}
-
-// method-split: an unknown method is 501 when the parser sees the whole
-// request line in one feed(), 400 when it sees only its start.
-bool onlyMethodStatusDiffers(QList<Outcome> whole, QList<Outcome> split)
-{
-    if (whole.size() != split.size() || whole.isEmpty())
-        return false;
-    Outcome &a = whole.last();
-    Outcome &b = split.last();
-    if (a.detail != "invalid HTTP method" || b.detail != "invalid HTTP method")
-        return false;
-    a.status = b.status = 0;
-    return whole == split;
-}
-
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size)
@@ -345,8 +323,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     }
     const QList<Outcome> split = serve(input, pieces, limits);
 
-    if (!(whole == split)
-        && !(knownIssue("method-split") && onlyMethodStatusDiffers(whole, split))) {
+    if (!(whole == split)) {
         std::fprintf(stderr, "in one piece:\n%s\nin pieces:\n%s\n", describe(whole).constData(),
                      describe(split).constData());
         fail("the answer depends on how the request is split");

@@ -11,8 +11,7 @@
 # Installs clang and libFuzzer when missing (scripts/deps.sh), builds with clang,
 # ASan and UBSan in build-fuzz/ (coverage: build-fuzzcov/), and runs on one core.
 # The run's corpus is build-fuzz/work/TARGET (seeded from the repo's); crashes
-# land in build-fuzz/artifacts/TARGET/. Environment: FUZZ_ARGS adds libFuzzer
-# options; SLUICE_FUZZ_KNOWN=method-split steps over a known bug (see README).
+# land in build-fuzz/artifacts/TARGET/. FUZZ_ARGS adds libFuzzer options.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -71,7 +70,9 @@ if [[ "$mode" == coverage ]]; then
     mkdir -p "$cov/profiles"
     for t in "${targets[@]}"; do
         LLVM_PROFILE_FILE="$cov/profiles/$t-%p.profraw" \
-            "$cov/tests/fuzz/${t}_replay" "$here/corpus/$t" "$here/regressions/$t" 2>/dev/null
+            "$cov/tests/fuzz/${t}_replay" "$here/corpus/$t" "$here/regressions/$t" \
+            2>"$cov/$t.log" ||
+            echo "run.sh: $t crashed on an input (see $cov/$t.log); its coverage is missing" >&2
     done
     llvm-profdata-14 merge -sparse "$cov"/profiles/*.profraw -o "$cov/fuzz.profdata"
     llvm-cov-14 report "$cov/tests/fuzz/fuzz_request_replay" \

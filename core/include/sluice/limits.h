@@ -58,8 +58,10 @@ struct Limits
     int webSocketPingIntervalMs = 30000;
     // ...and closed when no pong (or anything else) comes back within this.
     int webSocketPongTimeoutMs = 10000;
-    // After the server sends a close frame, how long it waits for the
-    // client's before cutting the connection.
+    // A WebSocket the server closed and that is still open this long after
+    // is cut. Qt ends the TCP connection right after its close frame, so this
+    // is for a frame that cannot go out (data queued to a client that stopped
+    // reading).
     int webSocketCloseTimeoutMs = 5000;
 
     // Bytes of each message payload copied into monitor events.
