@@ -229,6 +229,14 @@ void Worker::onWebSocketReady(QWebSocketServer *server)
     while (QWebSocket *qsocket = server->nextPendingConnection()) {
         const PeerKey key {qsocket->peerAddress(), qsocket->peerPort(), qsocket->localPort()};
         const std::shared_ptr<WebSocketContext> pending = m_pending.take(key);
+        if (!pending && qsocket->state() != QAbstractSocket::ConnectedState) {
+            // The client left before Qt finished its side of the handshake:
+            // the socket forgot its peer, and the pending entry went with it.
+            qCDebug(lcWebSocket) << "a WebSocket closed during its handshake";
+            qsocket->abort();
+            qsocket->deleteLater();
+            continue;
+        }
         if (!pending) {
             qCWarning(lcWebSocket) << "a WebSocket nobody handed off:" << key.address << key.port;
             qsocket->abort();
