@@ -85,16 +85,17 @@ WebSocket::~WebSocket()
 template<typename Emit>
 void WebSocket::guarded(Emit &&emitSignal)
 {
-    const char *what = nullptr;
+    // Copied inside the catch: the exception (and its what()) ends with it.
+    QByteArray what;
     try {
         emitSignal();
         return;
     } catch (const std::exception &e) {
-        what = e.what();
+        what = QByteArray(": ") + e.what();
     } catch (...) { }
-    qCWarning(lcWebSocket).nospace()
-            << "the handler of " << m_context->request.target() << " threw" << (what ? ": " : "")
-            << (what ? what : "") << "; closing WebSocket " << m_context->id << " with 1011";
+    qCWarning(lcWebSocket).nospace().noquote()
+            << "the handler of " << m_context->request.target() << " threw" << what
+            << "; closing WebSocket " << m_context->id << " with 1011";
     close(1011, QStringLiteral("handler failed"));
 }
 
