@@ -15,6 +15,7 @@
 #include <QtCore/QJsonDocument>
 #include <QtCore/QJsonObject>
 #include <QtCore/QRegularExpression>
+#include <QtCore/QThread>
 #include <QtCore/QUrl>
 
 #include <cmath>
@@ -23,6 +24,8 @@
 namespace {
 
 constexpr qint64 maxBytes = qint64(1) << 40;
+// More threads than this serve no machine better; the cap catches typos.
+constexpr qint64 MaxWorkers = 256;
 
 // The "limits" keys, in the order describe() prints them. Sizes and counts
 // must be at least 1; times may be 0 (no timeout).
@@ -225,9 +228,16 @@ bool Config::load(const QString &fileName)
 
     if (!checkKeys(top, QString(),
                    {QStringLiteral("listen"), QStringLiteral("root"), QStringLiteral("filters"),
-                    QStringLiteral("routes"), QStringLiteral("errors"),
-                    QStringLiteral("limits")})) {
+                    QStringLiteral("routes"), QStringLiteral("errors"), QStringLiteral("limits"),
+                    QStringLiteral("workers")})) {
         return false;
+    }
+    if (top.contains(QStringLiteral("workers"))) {
+        qint64 workers = 0;
+        if (!integer(top.value(QStringLiteral("workers")), QStringLiteral("workers"), 0, MaxWorkers,
+                     &workers))
+            return false;
+        m_workers = int(workers);
     }
 
     if (top.contains(QStringLiteral("listen"))) {
@@ -735,6 +745,9 @@ QString Config::describe() const
         lines.append(QStringLiteral("config: %1").arg(m_fileName));
     for (const Listen &listen : m_listen)
         lines.append(QStringLiteral("listen: %1").arg(listenText(listen)));
+    lines.append(m_workers > 0 ? QStringLiteral("workers: %1").arg(m_workers)
+                               : QStringLiteral("workers: one per core (%1)")
+                                         .arg(QThread::idealThreadCount()));
     if (!m_root.isEmpty())
         lines.append(QStringLiteral("root: %1").arg(m_root));
     for (const Filter &filter : m_filters) {

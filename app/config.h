@@ -81,6 +81,10 @@ public:
     QList<Filter> filters() const { return m_filters; }
     QMap<int, QString> errorPages() const { return m_errorPages; }
     sluice::Limits limits() const { return m_limits; }
+    // Worker threads (Server::setWorkerCount()); 0: one per core. Read at
+    // start only: a reload keeps the threads the server has.
+    int workers() const { return m_workers; }
+    void setWorkers(int workers) { m_workers = workers; }
 
     // Maps the filters, routes, error pages and root onto router (which
     // should be empty). rooms serves the "broadcast" handler.
@@ -120,6 +124,7 @@ private:
     QList<Filter> m_filters;
     QMap<int, QString> m_errorPages;
     sluice::Limits m_limits;
+    int m_workers = 0;
 };
 
 #endif // SLUICE_APP_CONFIG_H

@@ -63,6 +63,7 @@ bool hasDisplay()
 struct Overrides
 {
     std::optional<quint16> port;
+    std::optional<int> workers;
     QList<QHostAddress> bind;
     QString root;
 
@@ -98,6 +99,8 @@ struct Overrides
                 entry.port = *port;
         }
         config.setListen(listen);
+        if (workers)
+            config.setWorkers(*workers);
         if (!root.isEmpty())
             config.setRoot(root);
         else if (config.root().isEmpty())
@@ -187,9 +190,14 @@ int main(int argc, char *argv[])
             QStringLiteral("grace"),
             QStringLiteral("Seconds a shutdown waits for responses in flight (default 10)."),
             QStringLiteral("SECONDS"), QStringLiteral("10"));
+    const QCommandLineOption workersOption(
+            QStringLiteral("workers"),
+            QStringLiteral("Threads serving connections (default: the config's \"workers\", "
+                           "else one per core; 0: one per core)."),
+            QStringLiteral("N"));
     for (const QCommandLineOption &option :
          {headlessOption, portOption, bindOption, rootOption, configOption, checkConfigOption,
-          logOption, logFormatOption, logTrafficOption, graceOption}) {
+          workersOption, logOption, logFormatOption, logTrafficOption, graceOption}) {
         parser.addOption(option);
     }
 
@@ -215,6 +223,15 @@ int main(int argc, char *argv[])
                                               .arg(parser.value(portOption)));
         }
         overrides.port = quint16(port);
+    }
+    if (parser.isSet(workersOption)) {
+        bool ok = false;
+        const uint workers = parser.value(workersOption).toUInt(&ok);
+        if (!ok || workers > 256) {
+            return fail(ExitBadUsage, QStringLiteral("--workers: not a thread count (0 to 256): %1")
+                                              .arg(parser.value(workersOption)));
+        }
+        overrides.workers = int(workers);
     }
     for (const QString &text : parser.values(bindOption)) {
         QHostAddress address;
@@ -291,6 +308,8 @@ int main(int argc, char *argv[])
     auto *rooms = serverThread.call([](sluice::Server &server) {
         return new sluice::BroadcastRooms(server.monitor(), &server);
     });
+    serverThread.call(
+            [&config](sluice::Server &server) { server.setWorkerCount(config.workers()); });
     QString error;
     if (!serverThread.call(
                 [&](sluice::Server &server) { return config.apply(server, rooms, &error); }))

@@ -79,6 +79,11 @@ HttpConnection::HttpConnection(QTcpSocket *socket, Worker *worker, quint64 id, c
         event.peerPort = socket->peerPort();
         monitor->post(std::move(event));
     }
+    // Bytes that came before this connection took the socket (with the end
+    // of a TLS handshake, or while the socket moved to this worker's thread)
+    // raise no readyRead of their own.
+    if (socket->bytesAvailable() > 0)
+        QMetaObject::invokeMethod(this, &HttpConnection::processInput, Qt::QueuedConnection);
 }
 
 HttpConnection::~HttpConnection() = default;

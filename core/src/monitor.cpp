@@ -47,7 +47,7 @@ void Monitor::post(MonitorEvent &&event)
         }
         if (!signalled)
             return;
-        if (m_pending.size() >= m_capacity) {
+        if (m_pending.size() >= capacity()) {
             m_dropped.fetch_add(1, std::memory_order_relaxed);
             return;
         }

@@ -2,6 +2,7 @@
 #include <sluice/server.h>
 #include <sluice/websocket.h>
 
+#include "admission_p.h"
 #include "httpconnection_p.h"
 #include "logging_p.h"
 #include "worker_p.h"
@@ -10,6 +11,7 @@
 
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QHash>
+#include <QtCore/QThread>
 #include <QtCore/QTimer>
 #include <QtNetwork/QSslServer>
 #include <QtNetwork/QSslSocket>
@@ -150,17 +152,104 @@ Server::Server(QObject *parent)
     : QObject(parent)
     , m_router(new Router(this))
     , m_monitor(new Monitor(this))
+    , m_admission(std::make_unique<Admission>())
 {
     m_monitor->setPayloadCap(m_limits.monitorPayloadBytes);
-    m_worker = std::make_unique<Worker>(this);
-    connect(m_worker.get(), &Worker::connectionOpened, this, &Server::connectionOpened);
-    connect(m_worker.get(), &Worker::connectionClosed, this, &Server::connectionClosed);
+    startWorkers(QThread::idealThreadCount());
 }
 
 Server::~Server()
 {
     m_listeners.clear();
-    m_worker.reset();
+    stopWorkers();
+}
+
+template<typename Function>
+void Server::forEachWorker(Function function)
+{
+    for (Worker *worker : m_workers) {
+        if (worker->thread() == QThread::currentThread())
+            function(*worker);
+        else
+            QMetaObject::invokeMethod(worker, [worker, function] { function(*worker); });
+    }
+}
+
+void Server::startWorkers(int count)
+{
+    count = qMax(1, count);
+    for (int index = 0; index < count; ++index) {
+        auto *worker = new Worker(this, m_admission.get(), index, count);
+        connect(worker, &Worker::connectionOpened, this, &Server::connectionOpened);
+        connect(worker, &Worker::connectionClosed, this, &Server::connectionClosed);
+        if (index == 0) {
+            // A child, so that it follows the server if it moves to another thread.
+            worker->setParent(this);
+        } else {
+            auto *thread = new QThread;
+            thread->setObjectName(QStringLiteral("sluice worker %1").arg(index));
+            worker->moveToThread(thread);
+            thread->start();
+            m_threads.push_back(thread);
+        }
+        m_workers.push_back(worker);
+    }
+}
+
+void Server::stopWorkers()
+{
+    for (Worker *worker : m_workers) {
+        // Each worker's connections are deleted on their own thread.
+        if (worker->thread() == QThread::currentThread())
+            delete worker;
+        else
+            QMetaObject::invokeMethod(
+                    worker, [worker] { delete worker; }, Qt::BlockingQueuedConnection);
+    }
+    m_workers.clear();
+    for (QThread *thread : m_threads) {
+        thread->quit();
+        thread->wait();
+        delete thread;
+    }
+    m_threads.clear();
+}
+
+bool Server::setWorkerCount(int count)
+{
+    if (count <= 0)
+        count = QThread::idealThreadCount();
+    if (count == workerCount())
+        return true;
+    if (isListening() || connectionCount() > 0) {
+        m_errorString = tr("the worker count can only change while nothing is open");
+        return false;
+    }
+    stopWorkers();
+    startWorkers(count);
+    return true;
+}
+
+Worker *Server::leastBusyWorker()
+{
+    // The fewest open connections wins, ties in turn: round robin alone
+    // would let long-lived WebSockets pile up on one worker.
+    const int count = workerCount();
+    Worker *best = nullptr;
+    for (int k = 0; k < count; ++k) {
+        Worker *worker = m_workers[size_t((m_nextWorker + k) % count)];
+        if (!best || worker->openCount() < best->openCount())
+            best = worker;
+    }
+    m_nextWorker = (m_nextWorker + 1) % count;
+    return best;
+}
+
+Worker *Server::workerFor(quint64 id) const
+{
+    if (id == 0)
+        return nullptr;
+    return m_workers[size_t((id - 1) % quint64(m_workers.size()))];
 }
 
 bool Server::setHome(const QString &home)
@@ -182,11 +271,18 @@ void Server::setLimits(const Limits &limits)
 {
     m_limits = limits;
     m_monitor->setPayloadCap(limits.monitorPayloadBytes);
+    forEachWorker([limits](Worker &worker) { worker.setLimits(limits); });
     for (const auto &listener : m_listeners) {
         listener->tcpServer->setMaxPendingConnections(qMax(1, limits.maxConnections));
         if (listener->tlsServer)
             listener->tlsServer->setTimeout(limits.handshakeTimeoutMs);
     }
+}
+
+void Server::setServerName(const QByteArray &name)
+{
+    m_serverName = name;
+    forEachWorker([name](Worker &worker) { worker.setServerName(name); });
 }
 
 bool Server::listen(const QHostAddress &address, quint16 port)
@@ -239,13 +335,26 @@ bool Server::addListener(std::unique_ptr<Listener> listener, const QHostAddress 
         return false;
     }
     const auto acceptAll = [this, tcpServer] {
-        while (QTcpSocket *socket = tcpServer->nextPendingConnection())
-            m_worker->accept(socket);
+        while (QTcpSocket *socket = tcpServer->nextPendingConnection()) {
+            Worker *worker = leastBusyWorker();
+            // Counted now, so that the next choice sees it.
+            worker->reserve();
+            if (worker->thread() == QThread::currentThread()) {
+                worker->accept(socket);
+                continue;
+            }
+            socket->setParent(nullptr);
+            socket->moveToThread(worker->thread());
+            QMetaObject::invokeMethod(worker, [worker, socket] { worker->accept(socket); });
+        }
     };
     // Qt 6.4's QSslServer emits newConnection() as the handshake starts, and
-    // pendingConnectionAvailable() once it is done.
+    // pendingConnectionAvailable() once it is done: from deep inside the
+    // socket's read notification, which would touch the socket again on
+    // this thread after it moved to a worker's. Queued, it runs after.
     if (listener->tlsServer)
-        connect(tcpServer, &QTcpServer::pendingConnectionAvailable, this, acceptAll);
+        connect(tcpServer, &QTcpServer::pendingConnectionAvailable, this, acceptAll,
+                Qt::QueuedConnection);
     else
         connect(tcpServer, &QTcpServer::newConnection, this, acceptAll);
     qCInfo(lcServer).noquote() << QStringLiteral("listening on %1 port %2%3")
@@ -289,7 +398,7 @@ QList<QUrl> Server::urls() const
 void Server::close()
 {
     m_listeners.clear();
-    m_worker->closeAll();
+    forEachWorker([](Worker &worker) { worker.closeAll(); });
 }
 
 void Server::shutdown(int graceMs)
@@ -312,14 +421,16 @@ void Server::shutdown(int graceMs)
         graceTimer->deleteLater();
         Q_EMIT shutdownFinished();
     };
-    connect(m_worker.get(), &Worker::connectionClosed, graceTimer, [this, finish] {
-        if (connectionCount() == 0)
-            finish();
-    });
+    for (Worker *worker : m_workers) {
+        connect(worker, &Worker::connectionClosed, graceTimer, [this, finish] {
+            if (connectionCount() == 0)
+                finish();
+        });
+    }
     connect(graceTimer, &QTimer::timeout, this, [this, finish] {
         if (const int open = connectionCount()) {
             qCWarning(lcServer) << "grace period over: cutting" << open << "connections";
-            m_worker->abortAll();
+            forEachWorker([](Worker &worker) { worker.abortAll(); });
         }
         finish();
     });
@@ -331,7 +442,10 @@ void Server::shutdown(int graceMs)
 
 void Server::closeConnection(quint64 id, int code, const QString &reason)
 {
-    QMetaObject::invokeMethod(m_worker.get(), [worker = m_worker.get(), id, code, reason] {
+    Worker *worker = workerFor(id);
+    if (!worker)
+        return;
+    QMetaObject::invokeMethod(worker, [worker, id, code, reason] {
         if (WebSocket *socket = worker->webSocket(id))
             socket->close(code, reason);
         else if (HttpConnection *connection = worker->httpConnection(id))
@@ -341,7 +455,10 @@ void Server::closeConnection(quint64 id, int code, const QString &reason)
 
 void Server::sendText(quint64 id, const QString &message)
 {
-    QMetaObject::invokeMethod(m_worker.get(), [worker = m_worker.get(), id, message] {
+    Worker *worker = workerFor(id);
+    if (!worker)
+        return;
+    QMetaObject::invokeMethod(worker, [worker, id, message] {
         if (WebSocket *socket = worker->webSocket(id))
             socket->sendText(message);
     });
@@ -349,7 +466,10 @@ void Server::sendText(quint64 id, const QString &message)
 
 void Server::sendBinary(quint64 id, const QByteArray &message)
 {
-    QMetaObject::invokeMethod(m_worker.get(), [worker = m_worker.get(), id, message] {
+    Worker *worker = workerFor(id);
+    if (!worker)
+        return;
+    QMetaObject::invokeMethod(worker, [worker, id, message] {
         if (WebSocket *socket = worker->webSocket(id))
             socket->sendBinary(message);
     });
@@ -357,7 +477,10 @@ void Server::sendBinary(quint64 id, const QByteArray &message)
 
 void Server::ping(quint64 id, const QByteArray &payload)
 {
-    QMetaObject::invokeMethod(m_worker.get(), [worker = m_worker.get(), id, payload] {
+    Worker *worker = workerFor(id);
+    if (!worker)
+        return;
+    QMetaObject::invokeMethod(worker, [worker, id, payload] {
         if (WebSocket *socket = worker->webSocket(id))
             socket->ping(payload);
     });
@@ -365,7 +488,10 @@ void Server::ping(quint64 id, const QByteArray &payload)
 
 int Server::connectionCount() const
 {
-    return m_worker->connectionCount();
+    int count = 0;
+    for (const Worker *worker : m_workers)
+        count += worker->openCount();
+    return count;
 }
 
 } // namespace sluice

@@ -1,3 +1,4 @@
+#include "admission_p.h"
 #include "httpconnection_p.h"
 #include "httpdate_p.h"
 #include "logging_p.h"
@@ -25,11 +26,16 @@ namespace {
 constexpr int MaxRefusing = 64;
 } // namespace
 
-Worker::Worker(Server *server)
-    : m_server(server)
+Worker::Worker(Server *server, Admission *admission, int index, int count)
+    : m_admission(admission)
     , m_router(server->router())
     , m_monitor(server->monitor())
     , m_dispatcher(server->router())
+    , m_nextId(quint64(index) + 1)
+    , m_idStep(quint64(count))
+    , m_limits(server->limits())
+    , m_serverName(server->serverName())
+    , m_sweepTimer(this) // a child, so that it moves with the worker to its thread
 {
     connect(&m_sweepTimer, &QTimer::timeout, this, &Worker::sweep);
 }
@@ -48,9 +54,14 @@ Worker::~Worker()
     }
 }
 
-QByteArray Worker::serverName() const
+void Worker::setLimits(const Limits &limits)
 {
-    return m_server->serverName();
+    m_limits = limits;
+}
+
+void Worker::setServerName(const QByteArray &name)
+{
+    m_serverName = name;
 }
 
 QByteArray Worker::dateHeader()
@@ -65,12 +76,13 @@ QByteArray Worker::dateHeader()
 
 void Worker::accept(QTcpSocket *socket)
 {
-    const Limits limits = m_server->limits();
+    const Limits &limits = m_limits;
     const QHostAddress address = socket->peerAddress();
-    const bool full = m_admitted.size() >= limits.maxConnections
-                      || m_perAddress.value(address) >= limits.maxConnectionsPerAddress;
+    const bool full
+            = !m_admission->admit(address, limits.maxConnections, limits.maxConnectionsPerAddress);
     if (full) {
         if (m_refusing >= MaxRefusing) {
+            m_open.fetch_sub(1, std::memory_order_relaxed);
             resetConnection(socket);
             socket->deleteLater();
             return;
@@ -81,25 +93,20 @@ void Worker::accept(QTcpSocket *socket)
         if (nowMs() - m_refusalLoggedMs >= 1000) {
             qCWarning(lcServer).noquote()
                     << "refusing connections (503):" << m_refusedSinceLog
-                    << "since the last report;" << m_admitted.size() << "open,"
-                    << m_perAddress.value(address) << "from" << address.toString();
+                    << "since the last report;" << m_admission->total() << "open,"
+                    << m_admission->count(address) << "from" << address.toString();
             m_refusalLoggedMs = nowMs();
             m_refusedSinceLog = 0;
         }
     }
-    const quint64 id = m_nextId++;
+    const quint64 id = m_nextId;
+    m_nextId += m_idStep;
     if (!full)
-        admit(id, address);
+        m_admitted.insert(id, address);
     auto *connection = new HttpConnection(socket, this, id, limits, full);
     m_connections.insert(connection);
     scheduleSweep(limits);
     Q_EMIT connectionOpened(id);
-}
-
-void Worker::admit(quint64 id, const QHostAddress &address)
-{
-    m_admitted.insert(id, address);
-    ++m_perAddress[address];
 }
 
 void Worker::release(quint64 id)
@@ -107,15 +114,14 @@ void Worker::release(quint64 id)
     const auto it = m_admitted.constFind(id);
     if (it == m_admitted.constEnd())
         return;
-    const auto count = m_perAddress.find(it.value());
-    if (count != m_perAddress.end() && --count.value() <= 0)
-        m_perAddress.erase(count);
+    m_admission->release(it.value());
     m_admitted.erase(it);
 }
 
 void Worker::closed(quint64 id)
 {
     release(id);
+    m_open.fetch_sub(1, std::memory_order_relaxed);
     Q_EMIT connectionClosed(id);
 }
 
@@ -151,7 +157,7 @@ void Worker::scheduleSweep(const Limits &limits)
 void Worker::sweep()
 {
     const qint64 now = nowMs();
-    const Limits limits = m_server->limits();
+    const Limits &limits = m_limits;
     // Copies: a timeout can end a connection, and with it its entry.
     for (HttpConnection *connection : QSet<HttpConnection *>(m_connections))
         connection->checkTimeouts(now);
@@ -183,7 +189,7 @@ QWebSocketServer *Worker::webSocketServer(const QStringList &subprotocols)
     auto it = m_webSocketServers.find(subprotocols);
     if (it != m_webSocketServers.end())
         return it->second;
-    auto *server = new QWebSocketServer(QString::fromLatin1(m_server->serverName()),
+    auto *server = new QWebSocketServer(QString::fromLatin1(m_serverName),
                                         QWebSocketServer::NonSecureMode, this);
     server->setSupportedSubprotocols(subprotocols);
     connect(server, &QWebSocketServer::newConnection, this,
@@ -243,7 +249,7 @@ void Worker::onWebSocketReady(QWebSocketServer *server)
             qsocket->deleteLater();
             continue;
         }
-        const Limits limits = m_server->limits();
+        const Limits &limits = m_limits;
         qsocket->setMaxAllowedIncomingMessageSize(quint64(limits.maxWebSocketMessageBytes));
         qsocket->setMaxAllowedIncomingFrameSize(quint64(limits.maxWebSocketFrameBytes));
         const quint64 id = pending->id;

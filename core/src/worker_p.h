@@ -12,6 +12,7 @@
 #include <QtCore/QTimer>
 #include <QtNetwork/QHostAddress>
 
+#include <atomic>
 #include <map>
 #include <memory>
 
@@ -22,6 +23,7 @@ QT_END_NAMESPACE
 
 namespace sluice {
 
+class Admission;
 class HttpConnection;
 class Monitor;
 class Router;
@@ -32,14 +34,24 @@ struct WebSocketContext;
 // Everything that serves connections on one event loop: the HTTP
 // connections, the non-listening QWebSocketServers that take the upgrades
 // (one per set of subprotocols a route offers, since Qt negotiates per
-// server), and the WebSockets they produce.
+// server), and the WebSockets they produce. A server has one worker per
+// thread; all members but openCount() and the setters' queued calls are used
+// on the worker's own thread.
 class Worker : public QObject
 {
     Q_OBJECT
 public:
-    explicit Worker(Server *server);
+    // Worker index of count hands out the ids index + 1 + k * count, so that
+    // an id tells which worker owns it.
+    Worker(Server *server, Admission *admission, int index, int count);
     ~Worker() override;
 
+    void setLimits(const Limits &limits);
+    void setServerName(const QByteArray &name);
+
+    // The server counts a connection it passes to accept() first, from its
+    // own thread, so that the next one goes where fewest are open.
+    void reserve() { m_open.fetch_add(1, std::memory_order_relaxed); }
     void accept(QTcpSocket *socket);
     void handOff(QTcpSocket *socket, std::unique_ptr<WebSocketContext> context);
     void removeConnection(HttpConnection *connection, bool handedOff);
@@ -56,11 +68,13 @@ public:
     {
         return int(m_connections.size() + m_pending.size() + m_webSockets.size());
     }
+    // Connections accepted and not yet closed; safe from any thread.
+    int openCount() const { return m_open.load(std::memory_order_relaxed); }
     Router *router() const { return m_router; }
     static qint64 nowMs() { return monotonicMs(); }
     Monitor *monitor() const { return m_monitor; }
     Dispatcher *dispatcher() { return &m_dispatcher; }
-    QByteArray serverName() const;
+    QByteArray serverName() const { return m_serverName; }
     // The Date header's value, formatted once a second.
     QByteArray dateHeader();
 
@@ -85,8 +99,7 @@ private:
     };
 
     QWebSocketServer *webSocketServer(const QStringList &subprotocols);
-    // Counts a connection against Limits::maxConnectionsPerAddress until it closes.
-    void admit(quint64 id, const QHostAddress &address);
+    // Gives back the connection's place under the caps (Admission).
     void release(quint64 id);
     void closed(quint64 id);
     // Runs every connection's timeouts; the timer runs while any are open.
@@ -95,11 +108,15 @@ private:
     void onWebSocketReady(QWebSocketServer *server);
     void onWebSocketClosed(quint64 id);
 
-    Server *m_server;
+    Admission *m_admission;
     Router *m_router;
     Monitor *m_monitor;
     Dispatcher m_dispatcher;
-    quint64 m_nextId = 1;
+    quint64 m_nextId;
+    quint64 m_idStep;
+    std::atomic<int> m_open {0};
+    Limits m_limits;
+    QByteArray m_serverName;
     QSet<HttpConnection *> m_connections;
     // Upgrades handed to Qt, matched back by the peer's address and port.
     QHash<PeerKey, std::shared_ptr<WebSocketContext>> m_pending;
@@ -109,7 +126,6 @@ private:
     qint64 m_dateSecond = -1;
     QTimer m_sweepTimer;
     QHash<quint64, QHostAddress> m_admitted;
-    QHash<QHostAddress, int> m_perAddress;
     int m_refusing = 0;
     int m_refusedSinceLog = 0;
     qint64 m_refusalLoggedMs = -1000000;

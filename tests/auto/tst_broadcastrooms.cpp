@@ -1,11 +1,17 @@
 #include "wstestclient.h"
 
 #include <sluice/broadcastrooms.h>
+#include <sluice/httpconnect.h>
+#include <sluice/httpresponse.h>
 #include <sluice/monitor.h>
 #include <sluice/monitorevent.h>
 #include <sluice/server.h>
+#include <sluice/websocket.h>
 
 #include <QtCore/QHash>
+#include <QtCore/QMutex>
+#include <QtCore/QProcess>
+#include <QtCore/QThread>
 #include <QtTest/QSignalSpy>
 #include <QtTest/QtTest>
 #include <QtWebSockets/QWebSocket>
@@ -105,6 +111,8 @@ private Q_SLOTS:
     void routeWithoutRoomParameterUsesThePath();
     void customRoomParameter();
     void crowd();
+    void roomSpansWorkers();
+    void queueForAStalledWorkerIsBounded();
     void serverCloseEmptiesTheRooms();
     void roomsDestroyedBeforeTheirMembers();
     void serverDestroyedBeforeTheRooms();
@@ -571,6 +579,159 @@ void tst_BroadcastRooms::crowd()
         for (auto it = nextFrom.cbegin(); it != nextFrom.cend(); ++it)
             QCOMPARE(it.value(), messages);
     }
+}
+
+// Members spread over four worker threads: each still hears every other
+// member's messages once and in order, though most cross a thread.
+void tst_BroadcastRooms::roomSpansWorkers()
+{
+    constexpr int clients = 12;
+    constexpr int messages = 50;
+    sluice::Server server;
+    QVERIFY(server.setWorkerCount(4));
+    sluice::BroadcastRooms rooms;
+    QMutex mutex;
+    QSet<QThread *> threads;
+    QVERIFY(server.map(QStringLiteral("ws:/chat/(?<room>\\w+)"), [&](sluice::WebSocket *socket) {
+        {
+            QMutexLocker locker(&mutex);
+            threads.insert(QThread::currentThread());
+        }
+        rooms.join(socket);
+    }));
+    QVERIFY(server.listen(QHostAddress::LocalHost, 0));
+    std::vector<std::unique_ptr<Client>> members;
+    for (int i = 0; i < clients; ++i) {
+        members.push_back(std::make_unique<Client>());
+        QVERIFY(members.back()->open(server.serverPort(), QStringLiteral("/chat/span")));
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(rooms.memberCount(QStringLiteral("span")), clients, kTimeout);
+    {
+        QMutexLocker locker(&mutex);
+        QCOMPARE(threads.size(), 4);
+    }
+
+    for (int n = 0; n < messages; ++n) {
+        for (int i = 0; i < clients; ++i) {
+            if (n % 2)
+                members[i]->socket().sendTextMessage(QStringLiteral("%1:%2").arg(i).arg(n));
+            else
+                members[i]->socket().sendBinaryMessage(
+                        QStringLiteral("%1:%2").arg(i).arg(n).toUtf8());
+        }
+    }
+    const qsizetype expected = (clients - 1) * messages;
+    for (int i = 0; i < clients; ++i) {
+        QVERIFY2(members[i]->waitForCount(expected, 30000),
+                 qPrintable(QStringLiteral("client %1 got %2 of %3")
+                                    .arg(i)
+                                    .arg(members[i]->received().size())
+                                    .arg(expected)));
+    }
+    QTest::qWait(kQuietMs);
+    for (int i = 0; i < clients; ++i) {
+        const QList<Message> got = members[i]->received();
+        QCOMPARE(got.size(), expected);
+        QHash<int, int> nextFrom;
+        for (const Message &message : got) {
+            const QStringList parts = message.content().split(QLatin1Char(':'));
+            QCOMPARE(parts.size(), 2);
+            const int sender = parts.at(0).toInt();
+            const int number = parts.at(1).toInt();
+            QVERIFY(sender != i);
+            // Text stays text and binary binary across threads.
+            QCOMPARE(message.isText, number % 2 == 1);
+            QCOMPARE(number, nextFrom.value(sender));
+            nextFrom[sender] = number + 1;
+        }
+        QCOMPARE(nextFrom.size(), clients - 1);
+    }
+    QCOMPARE(rooms.droppedCount(), quint64(0));
+
+    members.clear();
+    QTRY_VERIFY_WITH_TIMEOUT(rooms.rooms().isEmpty(), kTimeout);
+}
+
+// A worker busy in a handler cannot drain its queue; past maxQueuedBytes the
+// messages for it are dropped and counted, and it catches up afterwards.
+void tst_BroadcastRooms::queueForAStalledWorkerIsBounded()
+{
+    sluice::Server server;
+    QVERIFY(server.setWorkerCount(2));
+    sluice::BroadcastRooms rooms;
+    rooms.setMaxQueuedBytes(64 * 1024);
+    QMutex mutex;
+    QHash<QString, QThread *> threadOf; // by client name
+    QVERIFY(server.map(QStringLiteral("ws:/chat/(?<room>\\w+)/(?<name>\\w+)"),
+                       [&](sluice::WebSocket *socket) {
+                           {
+                               QMutexLocker locker(&mutex);
+                               threadOf.insert(socket->param(QStringLiteral("name")),
+                                               QThread::currentThread());
+                           }
+                           rooms.join(socket);
+                       }));
+    // Holds its thread for a while, but only the listener's.
+    QVERIFY(server.map(QStringLiteral("/stall"), [&](sluice::HttpConnect &c) {
+        QThread *listener = nullptr;
+        {
+            QMutexLocker locker(&mutex);
+            listener = threadOf.value(QStringLiteral("listener"));
+        }
+        if (QThread::currentThread() != listener) {
+            c.response().setStatus(409);
+            c.response().end("other thread");
+            return;
+        }
+        QThread::msleep(1500);
+        c.response().end("stalled");
+    }));
+    QVERIFY(server.listen(QHostAddress::LocalHost, 0));
+    rooms.setRoomParameter(QStringLiteral("room"));
+    // The talker lands on worker 0, which is this thread; the listener on
+    // the other, so that stalling it leaves this test's event loop running.
+    Client talker, listener;
+    QVERIFY(talker.open(server.serverPort(), QStringLiteral("/chat/q/talker")));
+    QVERIFY(listener.open(server.serverPort(), QStringLiteral("/chat/q/listener")));
+    QTRY_COMPARE_WITH_TIMEOUT(rooms.memberCount(QStringLiteral("q")), 2, kTimeout);
+    {
+        QMutexLocker locker(&mutex);
+        QCOMPARE(threadOf.value(QStringLiteral("talker")), QThread::currentThread());
+        QVERIFY(threadOf.value(QStringLiteral("listener")) != QThread::currentThread());
+    }
+
+    // curl lands on either worker; it asks again until it stalls the listener's.
+    // Waits spin this thread's event loop: it serves the talker.
+    QProcess curl;
+    bool stalled = false;
+    for (int attempt = 0; attempt < 10 && !stalled; ++attempt) {
+        curl.start(QStringLiteral("curl"),
+                   {QStringLiteral("-s"), QStringLiteral("--max-time"), QStringLiteral("10"),
+                    QStringLiteral("http://127.0.0.1:%1/stall").arg(server.serverPort())});
+        QVERIFY(curl.waitForStarted(kTimeout));
+        // Stalling takes 1.5 s; a refusal comes back at once.
+        QTest::qWait(500);
+        stalled = curl.state() != QProcess::NotRunning;
+    }
+    QVERIFY(stalled);
+    const QString chunk(8 * 1024, QLatin1Char('x')); // 16 KiB queued as UTF-16
+    for (int n = 0; n < 40; ++n)
+        talker.socket().sendTextMessage(QString::number(n) + chunk);
+    QTRY_COMPARE_WITH_TIMEOUT(curl.state(), QProcess::NotRunning, kTimeout);
+    QCOMPARE(curl.readAllStandardOutput(), QByteArray("stalled"));
+
+    QTRY_VERIFY_WITH_TIMEOUT(rooms.droppedCount() > 0, kTimeout);
+    QTest::qWait(kQuietMs);
+    const qsizetype delivered = listener.received().size();
+    QCOMPARE(qsizetype(rooms.droppedCount()) + delivered, 40);
+    QVERIFY(delivered <= 64 / 16 + 1);
+    // What got through came in order, from the start.
+    for (qsizetype i = 0; i < delivered; ++i)
+        QVERIFY(listener.received().at(i).text.startsWith(QString::number(i) + QLatin1Char('x')));
+
+    talker.socket().sendTextMessage(QStringLiteral("after"));
+    QVERIFY(listener.waitForCount(delivered + 1));
+    QCOMPARE(listener.received().constLast().text, QStringLiteral("after"));
 }
 
 void tst_BroadcastRooms::serverCloseEmptiesTheRooms()

@@ -74,6 +74,7 @@ void tst_Config::completeConfigApplies()
             {"uri": "/away", "redirect": "https://example.com/"},
             {"uri": "ws:/x", "handler": "echo", "subprotocols": ["v1", "v2"]}
         ],
+        "workers": 3,
         "errors": {"404": "/404.html", "500": "/oops"},
         "limits": {"maxHeadBytes": 1000, "maxBodyBytes": 2000, "responseBufferBytes": 3000,
                    "maxWebSocketMessageBytes": 4000, "monitorPayloadBytes": 0,
@@ -88,6 +89,8 @@ void tst_Config::completeConfigApplies()
     QVERIFY2(config.load(path), qPrintable(config.errorString()));
 
     QCOMPARE(config.listen().size(), 2);
+    QCOMPARE(config.workers(), 3);
+    QVERIFY(config.describe().contains(QStringLiteral("workers: 3\n")));
     QCOMPARE(config.listen().at(0).address, QHostAddress(QStringLiteral("127.0.0.1")));
     QCOMPARE(config.listen().at(0).port, quint16(8080));
     QCOMPARE(config.listen().at(1).address, QHostAddress(QStringLiteral("::1")));
@@ -196,6 +199,14 @@ void tst_Config::errors_data()
             << QStringLiteral("routes[0].colour: unknown key");
     QTest::newRow("unknown limit") << QByteArray(R"({"limits": {"maxBytes": 1}})")
                                    << QStringLiteral("limits.maxBytes: unknown key");
+    QTest::newRow("workers negative")
+            << QByteArray(R"({"workers": -1})")
+            << QStringLiteral("workers: must be an integer from 0 to 256");
+    QTest::newRow("workers too many")
+            << QByteArray(R"({"workers": 1000})")
+            << QStringLiteral("workers: must be an integer from 0 to 256");
+    QTest::newRow("workers string") << QByteArray(R"({"workers": "4"})")
+                                    << QStringLiteral("workers: must be an integer from 0 to 256");
     QTest::newRow("unknown listen key") << QByteArray(R"({"listen": [{"host": "x"}]})")
                                         << QStringLiteral("listen[0].host: unknown key");
     QTest::newRow("port too big") << QByteArray(R"({"listen": [{"port": 65536}]})")

@@ -41,22 +41,22 @@ public:
                          [this](const QByteArray &message) {
                              m_received.append({false, {}, message});
                          });
+        QObject::connect(&m_socket, &QWebSocket::connected, &m_socket,
+                         [this] { m_connected = true; });
         // Qt 6.4 names it error(); errorOccurred() came in 6.5.
         QObject::connect(
                 &m_socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), &m_socket,
                 [this](QAbstractSocket::SocketError) { m_error = m_socket.errorString(); });
     }
 
+    // True once the handshake succeeded, even if the server (on a worker
+    // thread of its own) has closed the connection again by then.
     bool open(quint16 port, const QString &path)
     {
         m_socket.open(QUrl(QStringLiteral("ws://127.0.0.1:%1%2").arg(port).arg(path)));
-        (void)QTest::qWaitFor(
-                [this] {
-                    return m_socket.state() == QAbstractSocket::ConnectedState
-                           || !m_error.isEmpty();
-                },
-                kDefaultTimeout);
-        return m_socket.state() == QAbstractSocket::ConnectedState;
+        (void)QTest::qWaitFor([this] { return m_connected || !m_error.isEmpty(); },
+                              kDefaultTimeout);
+        return m_connected;
     }
 
     bool waitForCount(qsizetype count, int timeoutMs = kDefaultTimeout)
@@ -73,6 +73,7 @@ private:
     QWebSocket m_socket;
     QList<Message> m_received;
     QString m_error;
+    bool m_connected = false;
 };
 
 } // namespace wstestclient

@@ -7,7 +7,8 @@ Usage: soak.py PATH/TO/sluice [--clients 300] [--duration 75] [--rooms 10] ...
        (soak.py --help lists every flag; the defaults are the CI-sized run)
 
 The server runs with tests/soak/soak.json (ws:/echo -> echo,
-ws:/chat/(?<room>\\w+) -> broadcast, the default limits) on 127.0.0.1, port 0,
+ws:/chat/(?<room>\\w+) -> broadcast, the default limits, four worker threads,
+so that every room spans threads) on 127.0.0.1, port 0,
 with its access log as JSON in a temporary file. The clients are Debian's
 python3-websockets (asyncio), spread over source addresses 127.0.0.2... (at most
 100 per address, under the default per-address cap). A share of the clients

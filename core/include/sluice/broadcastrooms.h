@@ -3,10 +3,10 @@
 
 #include <sluice/sluiceglobal.h>
 
-#include <QtCore/QHash>
-#include <QtCore/QList>
 #include <QtCore/QObject>
 #include <QtCore/QStringList>
+
+#include <memory>
 
 namespace sluice {
 
@@ -19,6 +19,13 @@ class WebSocket;
 // when the route has none. Map join() as the handler:
 //     server.map("ws:/chat/(?<room>\\w+)", &rooms, &BroadcastRooms::join);
 // Joins and leaves are signals, and monitor events when a monitor is given.
+//
+// A room may span the server's worker threads. Members on the sender's
+// thread get a message at once; each other thread gets the messages for its
+// members through one queue, drained by one queued call per batch, so each
+// member receives every other member's messages once and in the order they
+// were sent. join() and the signals run on the member's thread; rooms() and
+// memberCount() are safe from any thread.
 class SLUICE_CORE_EXPORT BroadcastRooms : public QObject
 {
     Q_OBJECT
@@ -27,10 +34,19 @@ public:
     ~BroadcastRooms() override;
 
     QString roomParameter() const { return m_roomParameter; }
+    // Before the first join().
     void setRoomParameter(const QString &name) { m_roomParameter = name; }
 
-    QStringList rooms() const { return m_rooms.keys(); }
-    int memberCount(const QString &room) const { return int(m_rooms.value(room).size()); }
+    QStringList rooms() const;
+    int memberCount(const QString &room) const;
+
+    // Bytes of messages waiting for one other thread (64 MiB by default).
+    // Past it, messages for that thread are dropped and counted, and a
+    // warning is logged at most once a second: a stalled thread must not
+    // make the others buffer without bound.
+    qint64 maxQueuedBytes() const;
+    void setMaxQueuedBytes(qint64 bytes);
+    quint64 droppedCount() const;
 
 public Q_SLOTS:
     void join(sluice::WebSocket *socket);
@@ -40,12 +56,10 @@ Q_SIGNALS:
     void memberLeft(const QString &room, quint64 id);
 
 private:
-    void leave(const QString &room, WebSocket *socket, quint64 id);
-    void postEvent(bool joined, const QString &room, const WebSocket *socket, quint64 id);
-
-    Monitor *m_monitor;
+    friend class RoomShard;
+    struct Shared;
+    std::shared_ptr<Shared> d;
     QString m_roomParameter = QStringLiteral("room");
-    QHash<QString, QList<WebSocket *>> m_rooms;
 };
 
 } // namespace sluice

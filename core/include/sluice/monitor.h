@@ -34,10 +34,11 @@ public:
     }
     void post(MonitorEvent &&event);
 
-    int capacity() const { return m_capacity; }
-    void setCapacity(int events) { m_capacity = events; }
-    int payloadCap() const { return m_payloadCap; }
-    void setPayloadCap(int bytes) { m_payloadCap = bytes; }
+    // Both are read by every worker thread as it posts: safe from any thread.
+    int capacity() const { return m_capacity.load(std::memory_order_relaxed); }
+    void setCapacity(int events) { m_capacity.store(events, std::memory_order_relaxed); }
+    int payloadCap() const { return m_payloadCap.load(std::memory_order_relaxed); }
+    void setPayloadCap(int bytes) { m_payloadCap.store(bytes, std::memory_order_relaxed); }
     quint64 droppedCount() const { return m_dropped.load(std::memory_order_relaxed); }
 
     // 0 (the default) delivers a batch as soon as the monitor's thread gets
@@ -67,8 +68,8 @@ private:
     QMutex m_mutex;
     QList<MonitorEvent> m_pending;
     bool m_flushQueued = false;
-    int m_capacity = 100000;
-    int m_payloadCap = 4096;
+    std::atomic<int> m_capacity {100000};
+    std::atomic<int> m_payloadCap {4096};
 };
 
 } // namespace sluice

@@ -11,15 +11,28 @@
 #include <QtNetwork/QSslConfiguration>
 
 #include <memory>
+#include <vector>
+
+QT_BEGIN_NAMESPACE
+class QThread;
+QT_END_NAMESPACE
 
 namespace sluice {
 
+class Admission;
 class Monitor;
 class Worker;
 
 // An HTTP/1.1 and WebSocket server on one or more addresses, each port
 // serving both. The URI mapping lives in router(); map(), filter() and
 // mapError() here are Stream-style shortcuts to it.
+//
+// Connections are served by workerCount() event loops: the server's own
+// thread and workerCount() - 1 threads of its own. Each accepted connection
+// goes to the worker with the fewest open, and stays there: its handlers,
+// filters and WebSocket slots run on that worker's thread, so a handler
+// that shares state with others must guard it (or the server is given one
+// worker). The caps of limits() hold for the server as a whole.
 class SLUICE_CORE_EXPORT Server : public QObject
 {
     Q_OBJECT
@@ -57,7 +70,15 @@ public:
     // Applies to connections accepted from now on.
     void setLimits(const Limits &limits);
     QByteArray serverName() const { return m_serverName; }
-    void setServerName(const QByteArray &name) { m_serverName = name; }
+    void setServerName(const QByteArray &name);
+
+    // The number of threads serving connections, this one included;
+    // QThread::idealThreadCount() unless set.
+    int workerCount() const { return int(m_workers.size()); }
+    // 0 means QThread::idealThreadCount(). Only while nothing is open
+    // (before listen(), or after close() once connectionCount() is 0):
+    // false otherwise, with errorString().
+    bool setWorkerCount(int count);
 
     // Adds a listening address; call again for more. Port 0 picks a free port.
     bool listen(const QHostAddress &address = QHostAddress::Any, quint16 port = 0);
@@ -106,9 +127,21 @@ Q_SIGNALS:
 
 private:
     friend class Worker;
+    Worker *workerFor(quint64 id) const;
+    Worker *leastBusyWorker();
+    void startWorkers(int count);
+    void stopWorkers();
+    // Runs function(worker) on each worker's thread: at once for the one on
+    // this thread, queued for the others.
+    template<typename Function>
+    void forEachWorker(Function function);
+
     Router *m_router;
     Monitor *m_monitor;
-    std::unique_ptr<Worker> m_worker;
+    std::unique_ptr<Admission> m_admission;
+    std::vector<Worker *> m_workers; // [0] lives on the server's thread
+    std::vector<QThread *> m_threads; // those of m_workers[1...]
+    int m_nextWorker = 0;
     struct Listener;
     bool addListener(std::unique_ptr<Listener> listener, const QHostAddress &address, quint16 port);
     std::vector<std::unique_ptr<Listener>> m_listeners;
