@@ -11,6 +11,12 @@ SLUICE_BUILD_PACKAGES=(qt6-base-dev qt6-websockets-dev qt6-qpa-plugins libhttp-p
 SLUICE_TEST_PACKAGES=(curl python3 python3-websockets chromium openssl apache2-utils xvfb
                       xauth)
 
+# The peers and tools of the benchmark suite (scripts/bench.sh): wrk, nginx,
+# libwebsockets, Node with npm (for the ws package), taskset to pin them and
+# Debian's python3 for the runner.
+# shellcheck disable=SC2034
+SLUICE_BENCH_PACKAGES=(wrk nginx-light libwebsockets-dev nodejs npm util-linux python3)
+
 # The fuzz toolchain (tests/fuzz/run.sh): clang with libFuzzer and the
 # sanitizer runtimes, and llvm-profdata/llvm-cov for the coverage report.
 # shellcheck disable=SC2034

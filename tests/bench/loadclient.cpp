@@ -10,6 +10,17 @@
 // Output: one JSON object on stdout. Exit status 0 when every echo came back
 // intact, 1 on protocol errors, mismatches or lost echoes, 2 on bad usage or
 // when the connections cannot be set up.
+//
+// The figures cover a measured window after a warm-up: the client's own CPU
+// time over it (a client near one core's worth measures itself, not the
+// server) and, with --server-pid, the server's (utime + stime of all its
+// threads from /proc), read at the same two instants as the echo counts.
+//
+// --mode idle opens the connections, completes their handshakes, prints
+// "READY <n>" and then only holds them (answering pings) for --hold seconds:
+// the memory benchmark measures the server's RSS meanwhile. --bind-range
+// spreads the connections over several source addresses, so that a server's
+// per-address connection cap does not refuse them.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -53,6 +64,32 @@ double cpuSeconds()
     getrusage(RUSAGE_SELF, &usage);
     return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
            + double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+// utime + stime of a whole process (every thread) from /proc/PID/stat, in
+// seconds; -1 when it cannot be read (the process is gone).
+double processCpuSeconds(int pid)
+{
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *file = std::fopen(path, "r");
+    if (!file)
+        return -1;
+    char text[1024];
+    const size_t n = std::fread(text, 1, sizeof text - 1, file);
+    std::fclose(file);
+    text[n] = '\0';
+    // The command name may hold spaces and parentheses: fields are counted
+    // from the last ')'. utime and stime are fields 14 and 15, the 12th and
+    // 13th after it.
+    const char *p = std::strrchr(text, ')');
+    if (!p)
+        return -1;
+    unsigned long long utime = 0, stime = 0;
+    if (std::sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime)
+        != 2)
+        return -1;
+    return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
 }
 
 // Only the handshake needs SHA-1 (Sec-WebSocket-Accept); a few dozen lines
@@ -236,7 +273,15 @@ struct Options
     double warmup = 1;
     double drainTimeout = 5;
     double connectTimeout = 5;
+    int connectBatch = 32; // handshakes sent before their responses are read
     int tickMs = 1; // how often a paced client refills its bucket and sends
+    bool idle = false; // --mode idle
+    double hold = 10; // how long --mode idle holds the connections
+    bool binary = false; // --message binary
+    int serverPid = 0; // whose CPU time to read over the window; 0: none
+    // Source addresses (IPv4, host order), used round-robin; empty: any.
+    uint32_t bindFirst = 0;
+    uint32_t bindLast = 0;
 };
 
 [[noreturn]] void usage(const char *message)
@@ -246,7 +291,12 @@ struct Options
     std::fprintf(stderr,
                  "usage: sluice-loadclient --url ws://HOST:PORT/PATH [--connections N]\n"
                  "         [--in-flight W] [--rate MSG_PER_S (0 = unpaced)] [--size BYTES]\n"
-                 "         [--duration S] [--warmup S] [--drain-timeout S] [--tick-ms MS]\n");
+                 "         [--duration S] [--warmup S] [--drain-timeout S] [--tick-ms MS]\n"
+                 "         [--message text|binary] [--server-pid PID]\n"
+                 "         [--bind-range FIRST_IPV4-LAST_IPV4] [--connect-timeout S]\n"
+                 "         [--connect-batch N]\n"
+                 "       sluice-loadclient --mode idle --url ... --connections N --hold S\n"
+                 "         [--bind-range FIRST_IPV4-LAST_IPV4]\n");
     std::exit(2);
 }
 
@@ -278,6 +328,20 @@ bool parseUrl(const std::string &url, Options &options)
             options.port = authority.substr(colon + 1);
     }
     return !options.host.empty() && !options.port.empty();
+}
+
+// "127.0.0.2-127.0.0.41", or one address.
+bool parseBindRange(const std::string &text, Options &options)
+{
+    const size_t dash = text.find('-');
+    const std::string first = text.substr(0, dash);
+    const std::string last = dash == std::string::npos ? first : text.substr(dash + 1);
+    in_addr a {}, b {};
+    if (inet_pton(AF_INET, first.c_str(), &a) != 1 || inet_pton(AF_INET, last.c_str(), &b) != 1)
+        return false;
+    options.bindFirst = ntohl(a.s_addr);
+    options.bindLast = ntohl(b.s_addr);
+    return options.bindFirst != 0 && options.bindFirst <= options.bindLast;
 }
 
 double parseNumber(const char *name, const char *text, double minimum)
@@ -325,6 +389,23 @@ Options parseOptions(int argc, char **argv)
             options.tickMs = int(parseNumber("--tick-ms", value, 1));
         } else if (arg == "--connect-timeout") {
             options.connectTimeout = parseNumber("--connect-timeout", value, 0.001);
+        } else if (arg == "--connect-batch") {
+            options.connectBatch = int(parseNumber("--connect-batch", value, 1));
+        } else if (arg == "--mode") {
+            if (std::strcmp(value, "echo") && std::strcmp(value, "idle"))
+                usage("--mode is echo or idle");
+            options.idle = !std::strcmp(value, "idle");
+        } else if (arg == "--hold") {
+            options.hold = parseNumber("--hold", value, 0);
+        } else if (arg == "--message") {
+            if (std::strcmp(value, "text") && std::strcmp(value, "binary"))
+                usage("--message is text or binary");
+            options.binary = !std::strcmp(value, "binary");
+        } else if (arg == "--server-pid") {
+            options.serverPid = int(parseNumber("--server-pid", value, 1));
+        } else if (arg == "--bind-range") {
+            if (!parseBindRange(value, options))
+                usage("--bind-range must look like 127.0.0.2-127.0.0.41");
         } else {
             usage(("unknown option " + arg).c_str());
         }
@@ -339,21 +420,76 @@ Options parseOptions(int argc, char **argv)
 // A text payload names its sequence number in 16 hex digits, then fills the
 // rest with letters that depend on it, so a reordered, truncated or corrupted
 // echo never compares equal. Shorter payloads keep only the low digits.
+//
+// The letters depend only on the last digit, so the 16 possible fillings are
+// made once: writing and checking a 16 KiB payload is then a copy or a
+// memcmp, not a loop per byte that would make the client the bottleneck.
 constexpr int SequenceDigits = 16;
 
-void writePayload(char *out, int size, uint64_t sequence)
+class Payloads
 {
-    static const char hex[] = "0123456789abcdef";
-    char digits[SequenceDigits];
-    for (int i = SequenceDigits - 1; i >= 0; --i) {
-        digits[i] = hex[sequence & 15];
-        sequence >>= 4;
+public:
+    explicit Payloads(int size)
+        : m_size(size)
+        , m_head(std::min(size, SequenceDigits))
+    {
+        for (unsigned d = 0; d < 16; ++d) {
+            const unsigned start = unsigned(hexDigit(d));
+            m_fillings[d].resize(size_t(size));
+            for (int i = 0; i < size; ++i)
+                m_fillings[d][size_t(i)] = char('a' + (start + unsigned(i)) % 26);
+        }
     }
-    const int head = std::min(size, SequenceDigits);
-    std::memcpy(out, digits + SequenceDigits - head, size_t(head));
-    const unsigned start = unsigned(digits[SequenceDigits - 1]);
-    for (int i = head; i < size; ++i)
-        out[i] = char('a' + (start + unsigned(i)) % 26);
+
+    void write(char *out, uint64_t sequence) const
+    {
+        std::memcpy(out, m_fillings[sequence & 15].data(), size_t(m_size));
+        writeDigits(out, sequence);
+    }
+    bool matches(const char *payload, size_t length, uint64_t sequence) const
+    {
+        if (length != size_t(m_size))
+            return false;
+        char digits[SequenceDigits];
+        writeDigits(digits, sequence);
+        return std::memcmp(payload, digits, size_t(m_head)) == 0
+               && std::memcmp(payload + m_head, m_fillings[sequence & 15].data() + m_head,
+                              size_t(m_size - m_head))
+                          == 0;
+    }
+
+private:
+    static char hexDigit(unsigned value) { return "0123456789abcdef"[value & 15]; }
+    // The low m_head hex digits of sequence, most significant first.
+    void writeDigits(char *out, uint64_t sequence) const
+    {
+        for (int i = m_head - 1; i >= 0; --i) {
+            out[i] = hexDigit(unsigned(sequence & 15));
+            sequence >>= 4;
+        }
+    }
+
+    int m_size;
+    int m_head;
+    std::string m_fillings[16];
+};
+
+// XORs data with the frame's 4-byte masking key, 8 bytes at a time (the
+// compiler vectorizes the loop further).
+void applyMask(unsigned char *data, size_t size, const unsigned char key[4])
+{
+    uint64_t wide;
+    std::memcpy(&wide, key, 4);
+    std::memcpy(reinterpret_cast<char *>(&wide) + 4, key, 4);
+    size_t i = 0;
+    for (; i + 8 <= size; i += 8) {
+        uint64_t word;
+        std::memcpy(&word, data + i, 8);
+        word ^= wide;
+        std::memcpy(data + i, &word, 8);
+    }
+    for (; i < size; ++i)
+        data[i] ^= key[i & 3];
 }
 
 // -------------------------------------------------------------- connection
@@ -444,17 +580,20 @@ class LoadClient
 public:
     explicit LoadClient(const Options &options)
         : m_options(options)
+        , m_payloads(options.size)
     {
         m_random.state = uint32_t(nowNs()) | 1;
-        m_expected.resize(size_t(std::max(options.size, 1)));
     }
 
     bool connectAll();
     int run();
+    int hold();
 
 private:
-    int connectOne(const addrinfo *address, std::string &error);
-    bool handshake(int fd, Connection &connection, std::string &error);
+    int connectOne(const addrinfo *address, int index, std::string &error);
+    std::string sendHandshake(int fd, std::string &error);
+    bool readHandshake(int fd, const std::string &key, Connection &connection, std::string &error);
+    void serviceIdle();
     void queueMessage(Connection &connection, int64_t now);
     void flush(Connection &connection);
     void readable(Connection &connection, int64_t now);
@@ -465,26 +604,53 @@ private:
     void closeQuietly(Connection &connection);
     void closeAll();
     void updateInterest(Connection &connection);
-    void printResult(double durationS, double cpuS);
+    void printResult(double durationS);
+    void startWindow();
+    void endWindow();
 
     Options m_options;
+    Payloads m_payloads;
     Random m_random {};
     std::vector<std::unique_ptr<Connection>> m_connections;
     int m_epoll = -1;
     Stats m_stats;
-    std::vector<char> m_expected;
     bool m_measuring = false;
     bool m_sending = true;
     int64_t m_windowStart = 0;
     int64_t m_windowEnd = 0;
+    // CPU seconds read at the window's start and end (server: -1 unread).
+    double m_clientCpuAtStart = 0;
+    double m_clientCpuS = 0;
+    double m_serverCpuAtStart = -1;
+    double m_serverCpuS = -1;
+    double m_connectS = 0;
 };
 
-int LoadClient::connectOne(const addrinfo *address, std::string &error)
+int LoadClient::connectOne(const addrinfo *address, int index, std::string &error)
 {
     for (const addrinfo *a = address; a; a = a->ai_next) {
-        const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0)
+        if (m_options.bindFirst && a->ai_family != AF_INET)
             continue;
+        const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            error = std::string("socket: ") + std::strerror(errno);
+            continue;
+        }
+        if (m_options.bindFirst) {
+            const uint32_t count = m_options.bindLast - m_options.bindFirst + 1;
+            sockaddr_in source {};
+            source.sin_family = AF_INET;
+            source.sin_addr.s_addr = htonl(m_options.bindFirst + uint32_t(index) % count);
+            // The port is picked at connect() for the whole 4-tuple, not at
+            // bind() for the source address alone, so ports go further.
+            const int one = 1;
+            setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+            if (::bind(fd, reinterpret_cast<const sockaddr *>(&source), sizeof source) != 0) {
+                error = std::string("bind: ") + std::strerror(errno);
+                ::close(fd);
+                continue;
+            }
+        }
         if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0)
             return fd;
         error = std::string("connect: ") + std::strerror(errno);
@@ -493,7 +659,8 @@ int LoadClient::connectOne(const addrinfo *address, std::string &error)
     return -1;
 }
 
-bool LoadClient::handshake(int fd, Connection &connection, std::string &error)
+// Sends the upgrade request; returns its Sec-WebSocket-Key, empty on failure.
+std::string LoadClient::sendHandshake(int fd, std::string &error)
 {
     std::string rawKey;
     for (int i = 0; i < 4; ++i) {
@@ -512,10 +679,17 @@ bool LoadClient::handshake(int fd, Connection &connection, std::string &error)
         const ssize_t n = ::send(fd, request.data() + done, request.size() - done, MSG_NOSIGNAL);
         if (n <= 0) {
             error = std::string("sending the handshake: ") + std::strerror(errno);
-            return false;
+            return std::string();
         }
         done += size_t(n);
     }
+    return key;
+}
+
+// Reads and checks the 101 response to the request sent with key.
+bool LoadClient::readHandshake(int fd, const std::string &key, Connection &connection,
+                               std::string &error)
+{
     std::string response;
     size_t headEnd = std::string::npos;
     while (headEnd == std::string::npos) {
@@ -578,41 +752,108 @@ bool LoadClient::connectAll()
                      gai_strerror(rc));
         return false;
     }
-    m_epoll = epoll_create1(EPOLL_CLOEXEC);
-    bool ok = true;
-    for (int i = 0; i < m_options.connections && ok; ++i) {
-        std::string error = "no usable address";
-        const int fd = connectOne(address, error);
-        auto connection = std::make_unique<Connection>();
-        connection->index = i;
-        connection->outstanding.slots.resize(size_t(m_options.inFlight));
-        if (fd >= 0) {
-            timeval timeout {};
-            timeout.tv_sec = time_t(m_options.connectTimeout);
-            timeout.tv_usec
-                    = suseconds_t((m_options.connectTimeout - double(timeout.tv_sec)) * 1e6);
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-        }
-        if (fd < 0 || !handshake(fd, *connection, error)) {
-            std::fprintf(stderr, "sluice-loadclient: connection %d: %s\n", i, error.c_str());
-            if (fd >= 0)
-                ::close(fd);
-            ok = false;
-            break;
-        }
-        const int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-        connection->fd = fd;
-        epoll_event event {};
-        event.events = EPOLLIN;
-        event.data.ptr = connection.get();
-        epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &event);
-        m_connections.push_back(std::move(connection));
+    // Thousands of idle connections need more descriptors than the usual
+    // soft limit of 1024.
+    rlimit files {};
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &files);
     }
+    const int64_t connectStart = nowNs();
+    m_epoll = epoll_create1(EPOLL_CLOEXEC);
+    // Handshakes go in batches: a batch's requests are all sent before its
+    // responses are read, so that a server whose event loop costs more with
+    // every open connection (poll() over all of them) answers a batch per
+    // pass rather than one handshake per pass. A batch stays below the
+    // usual listen backlog (Qt's is 50), past which the kernel drops SYNs
+    // and the client waits a second to retry.
+    const int batch = m_options.connectBatch;
+    struct Handshake
+    {
+        int fd;
+        std::string key;
+        std::unique_ptr<Connection> connection;
+    };
+    std::vector<Handshake> handshakes;
+    bool ok = true;
+    std::string error;
+    int failedIndex = 0;
+    for (int first = 0; first < m_options.connections && ok; first += batch) {
+        const int last = std::min(m_options.connections, first + batch);
+        for (int i = first; i < last && ok; ++i) {
+            error = "no usable address";
+            const int fd = connectOne(address, i, error);
+            auto connection = std::make_unique<Connection>();
+            connection->index = i;
+            connection->outstanding.slots.resize(size_t(m_options.inFlight));
+            std::string key;
+            if (fd >= 0) {
+                timeval timeout {};
+                timeout.tv_sec = time_t(m_options.connectTimeout);
+                timeout.tv_usec
+                        = suseconds_t((m_options.connectTimeout - double(timeout.tv_sec)) * 1e6);
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+                setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+                key = sendHandshake(fd, error);
+            }
+            if (fd >= 0)
+                handshakes.push_back({fd, key, std::move(connection)});
+            if (key.empty()) {
+                failedIndex = i;
+                ok = false;
+            }
+        }
+        for (auto &handshake : handshakes) {
+            if (!ok)
+                break;
+            Connection &connection = *handshake.connection;
+            if (!readHandshake(handshake.fd, handshake.key, connection, error)) {
+                failedIndex = connection.index;
+                ok = false;
+                break;
+            }
+            const int one = 1;
+            setsockopt(handshake.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            fcntl(handshake.fd, F_SETFL, fcntl(handshake.fd, F_GETFL) | O_NONBLOCK);
+            connection.fd = handshake.fd;
+            handshake.fd = -1;
+            epoll_event event {};
+            event.events = EPOLLIN;
+            event.data.ptr = &connection;
+            epoll_ctl(m_epoll, EPOLL_CTL_ADD, connection.fd, &event);
+            m_connections.push_back(std::move(handshake.connection));
+        }
+        for (const auto &handshake : handshakes) {
+            if (handshake.fd >= 0)
+                ::close(handshake.fd);
+        }
+        handshakes.clear();
+        // Thousands of handshakes can take longer than a server's ping
+        // interval: the connections already open answer meanwhile.
+        if (ok)
+            serviceIdle();
+    }
+    if (!ok)
+        std::fprintf(stderr, "sluice-loadclient: connection %d: %s\n", failedIndex, error.c_str());
     freeaddrinfo(address);
+    m_connectS = double(nowNs() - connectStart) / 1e9;
     return ok;
+}
+
+// Answers what the open connections got meanwhile (pings), without waiting.
+void LoadClient::serviceIdle()
+{
+    epoll_event events[256];
+    const int ready = epoll_wait(m_epoll, events, 256, 0);
+    for (int i = 0; i < ready; ++i) {
+        auto &connection = *static_cast<Connection *>(events[i].data.ptr);
+        if (!connection.open)
+            continue;
+        if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+            readable(connection, nowNs());
+        if (connection.open && connection.out.size() > 0)
+            flush(connection);
+    }
 }
 
 void LoadClient::fail(Connection &connection, const std::string &message)
@@ -692,7 +933,7 @@ void LoadClient::queueMessage(Connection &connection, int64_t now)
     const size_t header = size < 126 ? 2 : size <= 0xffff ? 4 : 10;
     char *frame = connection.out.reserve(header + 4 + size);
     auto *p = reinterpret_cast<unsigned char *>(frame);
-    *p++ = 0x81; // FIN, text
+    *p++ = m_options.binary ? 0x82 : 0x81; // FIN, binary or text
     if (size < 126) {
         *p++ = uint8_t(0x80 | size);
     } else if (size <= 0xffff) {
@@ -709,9 +950,8 @@ void LoadClient::queueMessage(Connection &connection, int64_t now)
     const unsigned char *key = p;
     p += 4;
     const uint64_t sequence = connection.nextSequence++;
-    writePayload(reinterpret_cast<char *>(p), int(size), sequence);
-    for (size_t i = 0; i < size; ++i)
-        p[i] ^= key[i & 3];
+    m_payloads.write(reinterpret_cast<char *>(p), sequence);
+    applyMask(p, size, key);
     connection.out.commit(header + 4 + size);
     connection.outstanding.push({sequence, now, m_measuring});
     if (m_measuring)
@@ -759,8 +999,7 @@ void LoadClient::onMessage(Connection &connection, const char *payload, size_t l
     }
     const Outstanding item = connection.outstanding.front();
     connection.outstanding.pop();
-    writePayload(m_expected.data(), m_options.size, item.sequence);
-    if (length != size_t(m_options.size) || std::memcmp(payload, m_expected.data(), length) != 0) {
+    if (!m_payloads.matches(payload, length, item.sequence)) {
         fail(connection, "echo of message " + std::to_string(item.sequence)
                                  + " does not match (got " + std::to_string(length) + " bytes: '"
                                  + std::string(payload, std::min<size_t>(length, 40)) + "')");
@@ -814,8 +1053,14 @@ bool LoadClient::parseFrames(Connection &connection, int64_t now)
         const char *payload = in.read() + header;
         switch (opcode) {
         case 0x1: // text
+        case 0x2: // binary
         case 0x0: // continuation
-            if ((opcode == 0x1) == connection.inFragments) {
+            if (opcode != 0x0 && (opcode == 0x2) != m_options.binary) {
+                fail(connection, m_options.binary ? "text frame from an echo of binary"
+                                                  : "binary frame from an echo of text");
+                return false;
+            }
+            if ((opcode != 0x0) == connection.inFragments) {
                 fail(connection, "bad fragmentation");
                 return false;
             }
@@ -831,9 +1076,6 @@ bool LoadClient::parseFrames(Connection &connection, int64_t now)
                 }
             }
             break;
-        case 0x2:
-            fail(connection, "binary frame from an echo of text");
-            return false;
         case 0x8: {
             if (connection.closing) {
                 closeQuietly(connection);
@@ -901,7 +1143,8 @@ int LoadClient::run()
     m_windowEnd = m_windowStart + int64_t(m_options.duration * 1e9);
     const int64_t drainDeadline = m_windowEnd + int64_t(m_options.drainTimeout * 1e9);
     m_measuring = m_options.warmup <= 0;
-    double cpuAtStart = m_measuring ? cpuSeconds() : 0;
+    if (m_measuring)
+        startWindow();
 
     // Paced: a token bucket refilled at every wake-up (at least every
     // --tick-ms), holding at most 10 ms of tokens (or one tick's) so that a
@@ -934,10 +1177,11 @@ int LoadClient::run()
         int64_t now = nowNs();
         if (!m_measuring && now >= m_windowStart) {
             m_measuring = true;
-            cpuAtStart = cpuSeconds();
+            startWindow();
         }
         if (m_sending && now >= m_windowEnd) {
             m_sending = false;
+            endWindow();
         }
         if (!m_sending) {
             size_t outstanding = 0;
@@ -1005,13 +1249,77 @@ int LoadClient::run()
                 flush(connection);
         }
     }
-    const double cpuS = cpuSeconds() - cpuAtStart;
     closeAll();
-    printResult(m_options.duration, cpuS);
+    printResult(m_options.duration);
     return m_stats.errors || m_stats.lost ? 1 : 0;
 }
 
-void LoadClient::printResult(double durationS, double cpuS)
+void LoadClient::startWindow()
+{
+    m_clientCpuAtStart = cpuSeconds();
+    if (m_options.serverPid)
+        m_serverCpuAtStart = processCpuSeconds(m_options.serverPid);
+}
+
+void LoadClient::endWindow()
+{
+    m_clientCpuS = cpuSeconds() - m_clientCpuAtStart;
+    if (m_options.serverPid && m_serverCpuAtStart >= 0) {
+        const double now = processCpuSeconds(m_options.serverPid);
+        m_serverCpuS = now >= 0 ? now - m_serverCpuAtStart : -1;
+    }
+}
+
+// --mode idle: nothing is sent; pings are answered, and anything else the
+// server does (a message, a close) is counted as an error.
+int LoadClient::hold()
+{
+    std::printf("READY %zu\n", m_connections.size());
+    std::fflush(stdout);
+    m_sending = false;
+    const int64_t start = nowNs();
+    const int64_t deadline = start + int64_t(m_options.hold * 1e9);
+    std::vector<epoll_event> events(m_connections.size() + 1);
+    for (;;) {
+        const int64_t now = nowNs();
+        if (now >= deadline)
+            break;
+        const int timeout = int(std::min<int64_t>(100, (deadline - now + 999999) / 1000000));
+        const int ready = epoll_wait(m_epoll, events.data(), int(events.size()), timeout);
+        if (ready < 0 && errno != EINTR) {
+            std::perror("epoll_wait");
+            return 2;
+        }
+        for (int i = 0; i < ready; ++i) {
+            auto &connection = *static_cast<Connection *>(events[size_t(i)].data.ptr);
+            if (!connection.open)
+                continue;
+            if (events[size_t(i)].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+                readable(connection, nowNs());
+            if (connection.open && connection.out.size() > 0)
+                flush(connection);
+        }
+    }
+    const double heldS = double(nowNs() - start) / 1e9;
+    const size_t open = size_t(std::count_if(m_connections.begin(), m_connections.end(),
+                                             [](const auto &c) { return c->open; }));
+    closeAll();
+    std::string error;
+    for (char c : m_stats.firstError) {
+        if (c == '"' || c == '\\')
+            error += '\\';
+        if (uint8_t(c) < 0x20)
+            c = ' ';
+        error += c;
+    }
+    std::printf("{\"mode\":\"idle\",\"connections\":%zu,\"openAtEnd\":%zu,\"errors\":%" PRIu64
+                ",\"connectS\":%.3f,\"heldS\":%.3f,\"firstError\":\"%s\"}\n",
+                m_connections.size(), open, m_stats.errors, m_connectS, heldS, error.c_str());
+    std::fflush(stdout);
+    return m_stats.errors ? 1 : 0;
+}
+
+void LoadClient::printResult(double durationS)
 {
     const Histogram &rtt = m_stats.rtt;
     std::string error;
@@ -1026,13 +1334,18 @@ void LoadClient::printResult(double durationS, double cpuS)
                 ",\"lost\":%" PRIu64 ",\"durationS\":%.3f,\"sentPerS\":%.1f,"
                 "\"receivedPerS\":%.1f,\"rttUs\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64
                 ",\"p99\":%" PRIu64 ",\"max\":%" PRIu64 "},\"clientCpuS\":%.3f,"
+                "\"clientCpuPercent\":%.1f,\"serverCpuS\":%.3f,\"serverCpuUsPerMsg\":%.3f,"
                 "\"connections\":%d,\"inFlight\":%d,\"rate\":%.0f,\"size\":%d,"
-                "\"firstError\":\"%s\"}\n",
+                "\"message\":\"%s\",\"connectS\":%.3f,\"firstError\":\"%s\"}\n",
                 m_stats.sent, m_stats.received, m_stats.errors, m_stats.lost, durationS,
                 double(m_stats.sent) / durationS, double(m_stats.received) / durationS,
-                rtt.quantile(0.5), rtt.quantile(0.9), rtt.quantile(0.99), rtt.max(), cpuS,
+                rtt.quantile(0.5), rtt.quantile(0.9), rtt.quantile(0.99), rtt.max(), m_clientCpuS,
+                100 * m_clientCpuS / durationS, m_serverCpuS,
+                m_serverCpuS >= 0 && m_stats.received
+                        ? m_serverCpuS * 1e6 / double(m_stats.received)
+                        : -1.0,
                 int(m_connections.size()), m_options.inFlight, m_options.rate, m_options.size,
-                error.c_str());
+                m_options.binary ? "binary" : "text", m_connectS, error.c_str());
     std::fflush(stdout);
 }
 
@@ -1045,5 +1358,5 @@ int main(int argc, char **argv)
     LoadClient client(options);
     if (!client.connectAll())
         return 2;
-    return client.run();
+    return options.idle ? client.hold() : client.run();
 }

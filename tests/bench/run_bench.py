@@ -1,0 +1,943 @@
+#!/usr/bin/python3
+"""Sluice side by side with its peers, on one machine, in one run (issue 7).
+
+WebSocket echo: Sluice's echo route (sluice-benchserver), the plain Qt floor
+(sluice-floor: a QWebSocketServer echo), Node's ws and libwebsockets, each
+driven by sluice-loadclient at 1 connection x 1 in flight, 200 x 1 and
+50 x 10, with 32-byte and 16 KiB messages. Reported: messages/s, RTT p50 and
+p99, the server's CPU time per message (utime + stime of all its threads
+over exactly the measured window), the client's CPU use, and the ratios.
+
+HTTP: wrk on /hello (a small handler response) and /1k.bin (a static file)
+against Sluice, nginx (one worker) and the Qt floor's minimal responder.
+
+Memory: N idle WebSocket connections (10,000 by default) held open against
+each echo server; the server's RSS before and after, per connection.
+
+Every server runs pinned to one core (taskset -c 1), every client to the
+other (taskset -c 0). A client over 90% of its core measures itself rather
+than the server: such runs are flagged.
+
+Prints Markdown tables and writes them (--markdown-out) with every figure
+as JSON (--json-out). Exit status: 0, or 1 when a tool failed (a server that
+would not start or answer, a client that saw errors or lost echoes, output
+that did not parse) or, with --strict, when a target was missed. A peer that
+is not installed is skipped with a note, never a failure.
+
+Usage: tests/bench/run_bench.py [--build-dir DIR] [--quick] [--only ws,http,memory]
+                                [--servers sluice,floor,node-ws,lws,nginx] [--strict] ...
+"""
+
+import argparse
+import ctypes
+import json
+import math
+import os
+import platform
+import resource
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
+
+WS_SERVERS = ("sluice", "floor", "node-ws", "lws")
+HTTP_SERVERS = ("sluice", "nginx", "floor")
+MEMORY_SERVERS = ("sluice", "floor", "node-ws", "lws")
+ALL_SERVERS = ("sluice", "floor", "node-ws", "lws", "nginx")
+PARTS = ("ws", "http", "memory")
+
+HELLO_BODY = b"Hello, World!\n"
+# Above this share of its core the client, not the server, sets the pace.
+CLIENT_CPU_LIMIT = 90.0
+# Each source address stays under Sluice's default per-address cap (256).
+CONNECTIONS_PER_SOURCE = 250
+
+TARGETS = {
+    "cpu_vs_floor": 1.10,
+    "cpu_vs_node": 1.0,
+    "memory_vs_floor": 1.2,
+    "http_vs_nginx": 0.6,
+}
+
+
+class BenchError(Exception):
+    """A tool failed: the run is marked failed and the exit status is 1."""
+
+
+class Unavailable(Exception):
+    """A peer is not installed or not built: skipped with a note."""
+
+
+# ------------------------------------------------------------------ helpers
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build-dir", default=os.path.join(REPO, "build-bench"),
+                        help="CMake build directory with tests/bench/ built (default: build-bench)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run of a few seconds per part: every tool runs once, "
+                             "numbers are parsed, no timing means anything")
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help="parts to run, comma-separated: ws, http, memory (default: all)")
+    parser.add_argument("--servers", default=",".join(ALL_SERVERS),
+                        help="servers to run, comma-separated: " + ", ".join(ALL_SERVERS)
+                             + " (default: all)")
+    parser.add_argument("--duration", type=float, help="measured seconds per WebSocket run "
+                                                       "(default 5, quick 0.5)")
+    parser.add_argument("--warmup", type=float, help="warm-up seconds before each measured "
+                                                     "window (default 1, quick 0.3)")
+    parser.add_argument("--settings", help="connections x in flight, comma-separated "
+                                           "(default 1x1,200x1,50x10; quick 50x10)")
+    parser.add_argument("--sizes", help="message sizes in bytes, comma-separated "
+                                        "(default 32,16384)")
+    parser.add_argument("--message", choices=("text", "binary"), default="text",
+                        help="WebSocket message type (default text)")
+    parser.add_argument("--http-duration", type=int,
+                        help="wrk's measured seconds (default 5, quick 1)")
+    parser.add_argument("--http-connections", type=int, default=50,
+                        help="wrk's connections (default 50)")
+    parser.add_argument("--memory-connections", type=int,
+                        help="idle connections for the memory run (default 10000, quick 400)")
+    parser.add_argument("--sluice-workers", type=int, default=1,
+                        help="sluice-benchserver --workers (default 1: the server has one core)")
+    parser.add_argument("--server-cpu", type=int, default=1, help="core for the servers (1)")
+    parser.add_argument("--client-cpu", type=int, default=0, help="core for the clients (0)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--json-out", help="write every figure here (default: "
+                                           "BUILD_DIR/bench-results.json)")
+    parser.add_argument("--markdown-out", help="write the tables here (default: "
+                                               "BUILD_DIR/bench-results.md)")
+    args = parser.parse_args()
+
+    args.only = split_list(args.only, PARTS, "--only")
+    args.servers = split_list(args.servers, ALL_SERVERS, "--servers")
+    quick = args.quick
+    args.duration = args.duration or (0.5 if quick else 5.0)
+    args.warmup = args.warmup if args.warmup is not None else (0.3 if quick else 1.0)
+    args.settings = parse_settings(args.settings or ("50x10" if quick else "1x1,200x1,50x10"))
+    args.sizes = [int(size) for size in (args.sizes or "32,16384").split(",")]
+    args.http_duration = args.http_duration or (1 if quick else 5)
+    args.http_warmup = 0 if quick else 1
+    args.memory_connections = args.memory_connections or (400 if quick else 10000)
+    args.build_dir = os.path.abspath(args.build_dir)
+    args.json_out = args.json_out or os.path.join(args.build_dir, "bench-results.json")
+    args.markdown_out = args.markdown_out or os.path.join(args.build_dir, "bench-results.md")
+    return args
+
+
+def split_list(text, allowed, option):
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    for item in items:
+        if item not in allowed:
+            sys.exit(f"{option}: unknown '{item}' (one of {', '.join(allowed)})")
+    return items
+
+
+def parse_settings(text):
+    settings = []
+    for item in text.split(","):
+        try:
+            connections, in_flight = (int(part) for part in item.lower().split("x"))
+        except ValueError:
+            sys.exit(f"--settings: '{item}' is not CONNECTIONSxIN_FLIGHT")
+        settings.append((connections, in_flight))
+    return settings
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    """utime + stime of every thread of pid, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise BenchError(f"no VmRSS for process {pid}")
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as file:
+            return file.read().split()[:3]
+    except OSError:
+        return None
+
+
+def die_with_parent():
+    """Run in each child: if this runner is killed outright, its servers and
+    clients get SIGKILL rather than running on (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def read_line(stream, timeout, what):
+    """One line from a child's stdout pipe within timeout seconds."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    fd = stream.fileno()
+    while not data.endswith(b"\n"):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise BenchError(f"no {what} within {timeout:g} s")
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            continue
+        chunk = os.read(fd, 1)
+        if not chunk:
+            raise BenchError(f"no {what}: the output ended")
+        data += chunk
+    return data.decode(errors="replace").strip()
+
+
+def tail(path, lines=8):
+    try:
+        with open(path, errors="replace") as file:
+            return "\n".join(file.read().splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class Pinning:
+    def __init__(self, args):
+        self.taskset = shutil.which("taskset")
+        cores = len(os.sched_getaffinity(0))
+        self.enabled = bool(self.taskset) and cores >= 2
+        self.server_cpu = args.server_cpu
+        self.client_cpu = args.client_cpu
+        if not self.taskset:
+            self.note = "taskset not found (util-linux): servers and clients are not pinned"
+        elif cores < 2:
+            self.note = "fewer than 2 cores: servers and clients are not pinned"
+        else:
+            self.note = None
+
+    def server(self, command):
+        return [self.taskset, "-c", str(self.server_cpu)] + command if self.enabled else command
+
+    def client(self, command):
+        return [self.taskset, "-c", str(self.client_cpu)] + command if self.enabled else command
+
+
+# ------------------------------------------------------------------ servers
+
+class ServerProcess:
+    """A server under test: started pinned, with its output in files, and
+    stopped (SIGTERM, then SIGKILL) whatever happens, in __exit__."""
+
+    def __init__(self, name, command, port, workdir, cwd=None, env=None):
+        self.name = name
+        self.command = command
+        self.port = port
+        self.cwd = cwd
+        self.env = env
+        self.stdout_path = os.path.join(workdir, f"{name}.out")
+        self.stderr_path = os.path.join(workdir, f"{name}.err")
+        self.process = None
+
+    def __enter__(self):
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=out,
+                                            stderr=err, cwd=self.cwd, env=self.env,
+                                            preexec_fn=die_with_parent)
+        try:
+            self.wait_listening(20)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def check_alive(self):
+        if self.process.poll() is not None:
+            raise BenchError(f"{self.name} exited with {self.process.returncode}: "
+                             + tail(self.stderr_path))
+
+    def wait_listening(self, timeout):
+        """Ready once its port takes a TCP connection."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise BenchError(f"{self.name} did not listen on port {self.port} within "
+                                     f"{timeout} s: " + tail(self.stderr_path))
+                time.sleep(0.05)
+
+    def stop(self):
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+class Peers:
+    """Finds or prepares every server; what is missing raises Unavailable."""
+
+    def __init__(self, args, pinning, workdir):
+        self.args = args
+        self.pinning = pinning
+        self.workdir = workdir
+        self.bench_dir = os.path.join(args.build_dir, "tests", "bench")
+        self.home = os.path.join(workdir, "home")
+        os.makedirs(self.home, exist_ok=True)
+        # The same 1 KiB for every server's static file test.
+        self.file_bytes = bytes((i * 7 + 3) % 256 for i in range(1024))
+        with open(os.path.join(self.home, "1k.bin"), "wb") as file:
+            file.write(self.file_bytes)
+        self.node_ready = None
+        self.notes = []
+
+    def binary(self, name, what):
+        path = os.path.join(self.bench_dir, name)
+        if not os.access(path, os.X_OK):
+            raise Unavailable(f"{what}: {path} not built (ninja -C {self.args.build_dir} "
+                              f"sluice-bench-suite)")
+        return path
+
+    def loadclient(self):
+        path = os.path.join(self.bench_dir, "sluice-loadclient")
+        if not os.access(path, os.X_OK):
+            raise BenchError(f"{path} not built")
+        return path
+
+    def prepare_node(self):
+        if self.node_ready is not None:
+            if isinstance(self.node_ready, Exception):
+                raise self.node_ready
+            return
+        try:
+            node = shutil.which("node") or shutil.which("nodejs")
+            if not node:
+                raise Unavailable("node-ws: node is not installed (Debian: nodejs)")
+            node_dir = os.path.join(HERE, "node")
+            if not os.path.isdir(os.path.join(node_dir, "node_modules", "ws")):
+                npm = shutil.which("npm")
+                if not npm:
+                    raise Unavailable("node-ws: node_modules missing and npm not installed")
+                print("# npm ci in tests/bench/node", flush=True)
+                try:
+                    result = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=node_dir,
+                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                            timeout=300)
+                except subprocess.TimeoutExpired:
+                    raise Unavailable("node-ws: npm ci timed out")
+                if result.returncode != 0:
+                    raise Unavailable("node-ws: npm ci failed: "
+                                      + result.stdout.decode(errors="replace")[-500:])
+            self.node = node
+            self.node_ready = True
+        except Unavailable as error:
+            self.node_ready = error
+            raise
+
+    def ws_server(self, name, memory_connections=0):
+        """A ServerProcess for name's echo on ws://127.0.0.1:PORT/echo."""
+        port = free_port()
+        if name == "sluice":
+            command = [self.binary("sluice-benchserver", "sluice"), "--port", str(port),
+                       "--workers", str(self.args.sluice_workers), "--home", self.home]
+            if memory_connections:
+                # The default cap is 10,000 open connections of all kinds:
+                # the memory run needs that many plus a little room.
+                command += ["--max-connections", str(memory_connections + 100)]
+        elif name == "floor":
+            command = [self.binary("sluice-floor", "floor"), "--ws-port", str(port),
+                       "--http-port", "0", "--home", self.home]
+        elif name == "lws":
+            command = [self.binary("sluice-lws", "lws (needs Debian's libwebsockets-dev at "
+                                                 "configure time)"), "--port", str(port)]
+        elif name == "node-ws":
+            self.prepare_node()
+            command = [self.node, os.path.join(HERE, "node", "echo.js"), "--port", str(port)]
+        else:
+            raise ValueError(name)
+        return ServerProcess(name, self.pinning.server(command), port, self.workdir)
+
+    def http_server(self, name):
+        """(ServerProcess, port) for name's HTTP side: /hello and /1k.bin."""
+        port = free_port()
+        if name == "sluice":
+            command = [self.binary("sluice-benchserver", "sluice"), "--port", str(port),
+                       "--workers", str(self.args.sluice_workers), "--home", self.home]
+        elif name == "floor":
+            command = [self.binary("sluice-floor", "floor"), "--ws-port", "0",
+                       "--http-port", str(port), "--home", self.home]
+        elif name == "nginx":
+            command = [self.nginx_binary(), "-p", self.nginx_prefix(), "-c",
+                       self.nginx_config(port), "-e", os.path.join(self.nginx_prefix(),
+                                                                   "error.log")]
+        else:
+            raise ValueError(name)
+        return ServerProcess(f"{name}-http", self.pinning.server(command), port, self.workdir)
+
+    def nginx_binary(self):
+        path = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx",
+                                                                        os.X_OK) else None)
+        if not path:
+            raise Unavailable("nginx: not installed (Debian: nginx-light or nginx)")
+        return path
+
+    def nginx_prefix(self):
+        prefix = os.path.join(self.workdir, "nginx")
+        os.makedirs(prefix, exist_ok=True)
+        return prefix
+
+    def nginx_config(self, port):
+        prefix = self.nginx_prefix()
+        path = os.path.join(prefix, "nginx.conf")
+        # One worker, no master: a single process to pin and to read the
+        # CPU time of. Every path nginx would write to is in the temp folder.
+        config = f"""
+worker_processes 1;
+daemon off;
+master_process off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 65;
+    sendfile on;
+    types {{ application/octet-stream bin; }}
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port};
+        root {self.home};
+        location = /hello {{
+            default_type text/plain;
+            return 200 "Hello, World!\\n";
+        }}
+    }}
+}}
+"""
+        with open(path, "w") as file:
+            file.write(config)
+        return path
+
+
+# ---------------------------------------------------------------- the runs
+
+def run_loadclient(args, peers, pinning, extra, timeout):
+    command = pinning.client([peers.loadclient()] + extra)
+    try:
+        result = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, timeout=timeout,
+                                preexec_fn=die_with_parent)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"sluice-loadclient did not finish within {timeout:g} s")
+    out = result.stdout.decode(errors="replace").strip()
+    err = result.stderr.decode(errors="replace").strip()
+    try:
+        load = json.loads(out.splitlines()[-1])
+    except (ValueError, IndexError):
+        raise BenchError(f"sluice-loadclient exited {result.returncode} without JSON: "
+                         f"{err[-500:] or out[-500:]}")
+    load["exitCode"] = result.returncode
+    if result.returncode != 0:
+        raise BenchError(f"sluice-loadclient exited {result.returncode}: "
+                         f"{load.get('firstError') or err[-500:]} "
+                         f"(errors {load.get('errors')}, lost {load.get('lost')})")
+    return load
+
+
+def run_ws(args, peers, pinning, name, connections, in_flight, size):
+    with peers.ws_server(name) as server:
+        load = run_loadclient(
+            args, peers, pinning,
+            ["--url", f"ws://127.0.0.1:{server.port}/echo", "--connections", str(connections),
+             "--in-flight", str(in_flight), "--size", str(size), "--duration", str(args.duration),
+             "--warmup", str(args.warmup), "--message", args.message,
+             "--server-pid", str(server.pid)],
+            timeout=args.duration + args.warmup + 90)
+        server.check_alive()
+    if load["received"] <= 0:
+        raise BenchError("no echo came back in the measured window")
+    if load["serverCpuS"] < 0:
+        raise BenchError("the server's CPU time could not be read")
+    return {
+        "server": name, "connections": connections, "inFlight": in_flight, "size": size,
+        "msgsPerS": load["receivedPerS"], "rttP50Us": load["rttUs"]["p50"],
+        "rttP99Us": load["rttUs"]["p99"], "serverCpuS": load["serverCpuS"],
+        "serverUsPerMsg": load["serverCpuUsPerMsg"],
+        "clientCpuPercent": load["clientCpuPercent"], "load": load,
+    }
+
+
+WRK_LATENCY = {"50%": "p50", "99%": "p99"}
+
+
+def duration_us(text):
+    units = (("us", 1), ("ms", 1000), ("s", 1000000), ("m", 60000000))
+    for unit, scale in units:
+        if text.endswith(unit) and text[:-len(unit)].replace(".", "", 1).isdigit():
+            return float(text[:-len(unit)]) * scale
+    raise ValueError(f"not a wrk duration: {text}")
+
+
+def parse_wrk(output):
+    result = {"errors": 0, "non2xx": 0}
+    for line in output.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "Requests/sec:":
+            result["requestsPerS"] = float(words[1])
+        elif words[0] in WRK_LATENCY and len(words) == 2:
+            result[WRK_LATENCY[words[0]] + "Us"] = duration_us(words[1])
+        elif line.strip().startswith("Non-2xx or 3xx responses:"):
+            result["non2xx"] = int(words[-1])
+        elif words[0] == "Socket" and words[1] == "errors:":
+            # Socket errors: connect 0, read 0, write 0, timeout 0
+            result["errors"] = sum(int(word.strip(",")) for word in words[3::2])
+        elif len(words) >= 4 and words[1] == "requests" and words[2] == "in":
+            result["requests"] = int(words[0])
+    if "requestsPerS" not in result:
+        raise ValueError("no Requests/sec line")
+    return result
+
+
+def run_wrk(args, pinning, url, duration, measure_pid=None):
+    wrk = shutil.which("wrk")
+    command = pinning.client([wrk, "-t1", f"-c{args.http_connections}", f"-d{duration}s",
+                              "--latency", url])
+    cpu_before = cpu_seconds(measure_pid) if measure_pid else None
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+    try:
+        output, _ = process.communicate(timeout=duration + 60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise BenchError(f"wrk did not finish within {duration + 60} s")
+    elapsed = time.monotonic() - started
+    server_cpu = cpu_seconds(measure_pid) - cpu_before if measure_pid else None
+    text = output.decode(errors="replace")
+    if process.returncode != 0:
+        raise BenchError(f"wrk exited {process.returncode}: {text[-500:]}")
+    try:
+        result = parse_wrk(text)
+    except ValueError as error:
+        raise BenchError(f"wrk output did not parse ({error}): {text[-500:]}")
+    result["elapsedS"] = elapsed
+    result["serverCpuS"] = server_cpu
+    return result, text
+
+
+def check_http(port, file_bytes):
+    """The answers are right before they are timed."""
+    for path, expected in (("/hello", HELLO_BODY), ("/1k.bin", file_bytes)):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            body = response.read()
+            if response.status != 200 or body != expected:
+                raise BenchError(f"GET {path}: status {response.status}, {len(body)} bytes, "
+                                 f"not the expected {len(expected)}")
+
+
+def children_cpu():
+    usage = os.times()
+    return usage.children_user + usage.children_system
+
+
+def run_http(args, peers, pinning, name):
+    if not shutil.which("wrk"):
+        raise Unavailable("HTTP runs: wrk is not installed (Debian: wrk)")
+    rows = []
+    with peers.http_server(name) as server:
+        check_http(server.port, peers.file_bytes)
+        for path in ("/hello", "/1k.bin"):
+            url = f"http://127.0.0.1:{server.port}{path}"
+            if args.http_warmup:
+                run_wrk(args, pinning, url, args.http_warmup)
+            # wrk's own CPU time: it is a child, reaped by run_wrk().
+            cpu_before = children_cpu()
+            result, _ = run_wrk(args, pinning, url, args.http_duration, measure_pid=server.pid)
+            client_cpu = children_cpu() - cpu_before
+            server.check_alive()
+            if result["errors"] or result["non2xx"]:
+                raise BenchError(f"{name} {path}: wrk saw {result['errors']} socket errors and "
+                                 f"{result['non2xx']} non-2xx answers")
+            requests = result.get("requests") or result["requestsPerS"] * args.http_duration
+            rows.append({
+                "server": name, "path": path, "requestsPerS": result["requestsPerS"],
+                "latencyP50Us": result.get("p50Us"), "latencyP99Us": result.get("p99Us"),
+                "serverCpuS": result["serverCpuS"],
+                "serverUsPerRequest": result["serverCpuS"] * 1e6 / requests if requests else None,
+                "clientCpuPercent": 100 * client_cpu / result["elapsedS"], "wrk": result,
+            })
+    return rows
+
+
+def run_memory(args, peers, pinning, name):
+    count = args.memory_connections
+    sources = max(1, math.ceil(count / CONNECTIONS_PER_SOURCE))
+    if sources > 250:
+        raise BenchError(f"{count} connections need more than 250 source addresses")
+    bind_range = f"127.0.0.2-127.0.0.{1 + sources}"
+    settle = 0.5 if args.quick else 1.0
+    with peers.ws_server(name, memory_connections=count) as server:
+        time.sleep(settle)
+        before = rss_kib(server.pid)
+        command = pinning.client([peers.loadclient(), "--mode", "idle", "--url",
+                                  f"ws://127.0.0.1:{server.port}/echo", "--connections",
+                                  str(count), "--hold", str(settle + 3), "--bind-range",
+                                  bind_range])
+        client = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, preexec_fn=die_with_parent)
+        try:
+            try:
+                line = read_line(client.stdout, 180, "READY line from sluice-loadclient")
+            except BenchError as error:
+                client.kill()
+                _, err = client.communicate(timeout=10)
+                raise BenchError(f"{error}: {err.decode(errors='replace')[-500:]}")
+            if not line.startswith("READY "):
+                raise BenchError(f"sluice-loadclient: expected READY, got {line!r}")
+            time.sleep(settle)
+            server.check_alive()
+            after = rss_kib(server.pid)
+            if client.poll() is not None:
+                raise BenchError("sluice-loadclient let the connections go before the server's "
+                                 "RSS was read (the machine is too busy for --hold)")
+            out, err = client.communicate(timeout=60)
+        finally:
+            if client.poll() is None:
+                client.kill()
+                client.wait()
+        server.check_alive()
+    try:
+        result = json.loads(out.decode(errors="replace").strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise BenchError(f"sluice-loadclient printed no JSON: {err.decode(errors='replace')}")
+    if client.returncode != 0 or result["openAtEnd"] != count:
+        raise BenchError(f"sluice-loadclient exited {client.returncode}, "
+                         f"{result['openAtEnd']} of {count} open at the end: "
+                         f"{result.get('firstError')}")
+    return {
+        "server": name, "connections": count, "rssBeforeKiB": before, "rssAfterKiB": after,
+        "bytesPerConnection": (after - before) * 1024 / count, "connectS": result["connectS"],
+        "load": result,
+    }
+
+
+# ------------------------------------------------------------------ report
+
+def fmt(value, digits=0):
+    if value is None:
+        return "–"
+    if isinstance(value, (int, float)):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def ratio(a, b):
+    if a is None or b is None or not b:
+        return None
+    return a / b
+
+
+def fmt_ratio(value):
+    return "–" if value is None else f"{value:.2f}×"
+
+
+def table(header, rows, text_columns):
+    """A Markdown table: the first text_columns columns left-aligned, the
+    figures after them right-aligned."""
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join(":--" if i < text_columns else "--:" for i in range(len(header)))
+             + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(str(cell) for cell in row) + " |")
+    return "\n".join(lines)
+
+
+def size_label(size):
+    return f"{size // 1024} KiB" if size >= 1024 and size % 1024 == 0 else f"{size} B"
+
+
+def ws_table(runs):
+    index = {(r["server"], r["connections"], r["inFlight"], r["size"]): r for r in runs}
+    rows = []
+    for run in runs:
+        key = (run["connections"], run["inFlight"], run["size"])
+        floor = index.get(("floor",) + key)
+        node = index.get(("node-ws",) + key)
+        flag = " ⚠" if round(run["clientCpuPercent"]) >= CLIENT_CPU_LIMIT else ""
+        rows.append((
+            f"{run['connections']} × {run['inFlight']}", size_label(run["size"]), run["server"],
+            fmt(run["msgsPerS"]), fmt(run["rttP50Us"]), fmt(run["rttP99Us"]),
+            fmt(run["serverUsPerMsg"], 2), fmt(run["clientCpuPercent"]) + " %" + flag,
+            fmt_ratio(ratio(run["msgsPerS"], floor and floor["msgsPerS"])),
+            fmt_ratio(ratio(run["serverUsPerMsg"], floor and floor["serverUsPerMsg"])),
+            fmt_ratio(ratio(run["serverUsPerMsg"], node and node["serverUsPerMsg"]))
+            if run["server"] != "node-ws" else "–",
+        ))
+    return table(("conns × in flight", "size", "server", "msgs/s", "RTT p50 µs", "RTT p99 µs",
+                  "server CPU µs/msg", "client CPU", "msgs/s ÷ floor", "CPU/msg ÷ floor",
+                  "CPU/msg ÷ node-ws"), rows, 3)
+
+
+def http_table(runs):
+    index = {(r["server"], r["path"]): r for r in runs}
+    rows = []
+    for run in runs:
+        nginx = index.get(("nginx", run["path"]))
+        floor = index.get(("floor", run["path"]))
+        flag = " ⚠" if round(run["clientCpuPercent"]) >= CLIENT_CPU_LIMIT else ""
+        rows.append((
+            run["path"], run["server"], fmt(run["requestsPerS"]),
+            fmt(run["latencyP50Us"]), fmt(run["latencyP99Us"]),
+            fmt(run["serverUsPerRequest"], 2), fmt(run["clientCpuPercent"]) + " %" + flag,
+            fmt_ratio(ratio(run["requestsPerS"], nginx and nginx["requestsPerS"])),
+            fmt_ratio(ratio(run["requestsPerS"], floor and floor["requestsPerS"])),
+        ))
+    return table(("path", "server", "requests/s", "latency p50 µs", "latency p99 µs",
+                  "server CPU µs/req", "wrk CPU", "req/s ÷ nginx", "req/s ÷ floor"), rows, 2)
+
+
+def memory_table(runs):
+    floor = next((r for r in runs if r["server"] == "floor"), None)
+    rows = []
+    for run in runs:
+        rows.append((
+            run["server"], fmt(run["connections"]), fmt(run["rssBeforeKiB"] / 1024, 1),
+            fmt(run["rssAfterKiB"] / 1024, 1), fmt(run["bytesPerConnection"]),
+            fmt_ratio(ratio(run["bytesPerConnection"], floor and floor["bytesPerConnection"])),
+        ))
+    return table(("server", "idle connections", "RSS before MiB", "RSS after MiB",
+                  "bytes / connection", "÷ floor"), rows, 1)
+
+
+def evaluate_targets(results):
+    """[(target, measured, verdict)], verdict 'pass', 'MISS' or 'not measured'."""
+    targets = []
+    ws = {(r["server"], r["connections"], r["inFlight"], r["size"]): r for r in results["ws"]}
+
+    def worst_ws_ratio(peer):
+        worst = None
+        for (server, *key), run in ws.items():
+            other = ws.get((peer, *key))
+            if server != "sluice" or not other:
+                continue
+            value = ratio(run["serverUsPerMsg"], other["serverUsPerMsg"])
+            if value is not None and (worst is None or value > worst[0]):
+                worst = (value, f"{key[0]} × {key[1]}, {size_label(key[2])}")
+        return worst
+
+    for peer, name, limit, label in (
+            ("floor", "cpu_vs_floor", TARGETS["cpu_vs_floor"],
+             "Sluice CPU per message ≤ 1.10 × floor (every setting)"),
+            ("node-ws", "cpu_vs_node", TARGETS["cpu_vs_node"],
+             "Sluice CPU per message < Node ws (every setting)")):
+        worst = worst_ws_ratio(peer)
+        if worst is None:
+            targets.append({"name": name, "target": label, "measured": None,
+                            "verdict": "not measured"})
+            continue
+        ok = worst[0] <= limit if name == "cpu_vs_floor" else worst[0] < limit
+        targets.append({"name": name, "target": label, "measured": worst[0],
+                        "text": f"worst {worst[0]:.2f}× ({worst[1]})",
+                        "verdict": "pass" if ok else "MISS"})
+
+    memory = {r["server"]: r for r in results["memory"]}
+    value = ratio(memory.get("sluice", {}).get("bytesPerConnection"),
+                  memory.get("floor", {}).get("bytesPerConnection"))
+    targets.append({"name": "memory_vs_floor",
+                    "target": "Sluice memory per idle connection ≤ 1.2 × floor",
+                    "measured": value, "text": value and fmt_ratio(value),
+                    "verdict": "not measured" if value is None
+                    else ("pass" if value <= TARGETS["memory_vs_floor"] else "MISS")})
+
+    http = {(r["server"], r["path"]): r for r in results["http"]}
+    value = ratio(http.get(("sluice", "/hello"), {}).get("requestsPerS"),
+                  http.get(("nginx", "/hello"), {}).get("requestsPerS"))
+    targets.append({"name": "http_vs_nginx",
+                    "target": "Sluice HTTP /hello requests/s ≥ 0.6 × nginx (one core each)",
+                    "measured": value, "text": value and fmt_ratio(value),
+                    "verdict": "not measured" if value is None
+                    else ("pass" if value >= TARGETS["http_vs_nginx"] else "MISS")})
+    return targets
+
+
+def report(args, results):
+    parts = []
+    machine = results["machine"]
+    parts.append(f"Machine: {machine['cores']} cores, {machine['kernel']}; load average "
+                 f"{' '.join(machine['loadavgStart'] or [])} at the start, "
+                 f"{' '.join(machine['loadavgEnd'] or [])} at the end. "
+                 + ("Servers pinned to core " f"{args.server_cpu}, clients to core "
+                    f"{args.client_cpu}." if results["pinned"] else "Not pinned."))
+    if results["ws"]:
+        parts.append(f"### WebSocket echo ({args.message} messages, {args.duration:g} s measured "
+                     f"after {args.warmup:g} s warm-up)\n\n" + ws_table(results["ws"]))
+    if results["http"]:
+        parts.append(f"### HTTP (wrk -t1 -c{args.http_connections} -d{args.http_duration}s)\n\n"
+                     + http_table(results["http"]))
+    if results["memory"]:
+        parts.append(f"### Memory ({args.memory_connections:,} idle WebSocket connections)\n\n"
+                     + memory_table(results["memory"]))
+    parts.append("### Targets\n\n" + table(
+        ("target", "measured", "verdict"),
+        [(t["target"], t.get("text") or "–", t["verdict"]) for t in results["targets"]], 3))
+    notes = results["notes"] + [f"FAILED: {failure}" for failure in results["failures"]]
+    if notes:
+        parts.append("Notes:\n\n" + "\n".join(f"- {note}" for note in notes))
+    return "\n\n".join(parts) + "\n"
+
+
+# -------------------------------------------------------------------- main
+
+def main():
+    args = parse_args()
+    # Servers and clients inherit the limit: 10,000 idle connections need
+    # more descriptors than the usual soft limit of 1024.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    # A SIGTERM (ctest's timeout, a user) unwinds through every finally, so
+    # that each server is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    pinning = Pinning(args)
+    results = {
+        "machine": {"cores": os.cpu_count(), "kernel": platform.release(),
+                    "loadavgStart": loadavg(), "loadavgEnd": None},
+        "pinned": pinning.enabled, "quick": args.quick,
+        "options": {"duration": args.duration, "warmup": args.warmup,
+                    "settings": args.settings, "sizes": args.sizes, "message": args.message,
+                    "httpDuration": args.http_duration,
+                    "httpConnections": args.http_connections,
+                    "memoryConnections": args.memory_connections,
+                    "sluiceWorkers": args.sluice_workers},
+        "ws": [], "http": [], "memory": [], "targets": [], "notes": [], "failures": [],
+    }
+    if pinning.note:
+        results["notes"].append(pinning.note)
+    skipped = set()
+
+    def attempt(label, server, function):
+        if server in skipped:
+            return None
+        print(f"# {label}", flush=True)
+        try:
+            return function()
+        except Unavailable as error:
+            skipped.add(server)
+            results["notes"].append(f"skipped {error}")
+            print(f"  skipped: {error}", flush=True)
+        except (BenchError, OSError, ValueError, KeyError, subprocess.SubprocessError) as error:
+            results["failures"].append(f"{label}: {error}")
+            print(f"  FAILED: {error}", file=sys.stderr, flush=True)
+        return None
+
+    with tempfile.TemporaryDirectory(prefix="sluice-bench-") as workdir:
+        peers = Peers(args, pinning, workdir)
+        try:
+            peers.loadclient()
+        except BenchError as error:
+            sys.exit(f"run_bench.py: {error}; build it: ninja -C {args.build_dir} "
+                     "sluice-bench-suite")
+
+        if "ws" in args.only:
+            for connections, in_flight in args.settings:
+                for size in args.sizes:
+                    for name in (s for s in WS_SERVERS if s in args.servers):
+                        run = attempt(f"ws {name}: {connections} x {in_flight}, "
+                                      f"{size_label(size)}", name,
+                                      lambda: run_ws(args, peers, pinning, name, connections,
+                                                     in_flight, size))
+                        if run:
+                            results["ws"].append(run)
+                            print(f"  {fmt(run['msgsPerS'])} msgs/s, "
+                                  f"{fmt(run['serverUsPerMsg'], 2)} µs/msg, "
+                                  f"client {fmt(run['clientCpuPercent'])} %", flush=True)
+        if "http" in args.only:
+            for name in (s for s in HTTP_SERVERS if s in args.servers):
+                rows = attempt(f"http {name}", name, lambda: run_http(args, peers, pinning, name))
+                for row in rows or []:
+                    results["http"].append(row)
+                    print(f"  {row['path']}: {fmt(row['requestsPerS'])} requests/s", flush=True)
+        if "memory" in args.only:
+            for name in (s for s in MEMORY_SERVERS if s in args.servers):
+                run = attempt(f"memory {name}: {args.memory_connections} idle connections", name,
+                              lambda: run_memory(args, peers, pinning, name))
+                if run:
+                    results["memory"].append(run)
+                    print(f"  {fmt(run['bytesPerConnection'])} bytes/connection", flush=True)
+
+    for run in results["ws"] + results["http"]:
+        if round(run["clientCpuPercent"]) >= CLIENT_CPU_LIMIT:
+            what = (f"ws {run['server']} {run['connections']} × {run['inFlight']} "
+                    f"{size_label(run['size'])}" if "size" in run
+                    else f"http {run['server']} {run['path']}")
+            results["notes"].append(f"{what}: the client used {run['clientCpuPercent']:.0f} % "
+                                    "of its core; it may have measured itself (⚠)")
+    results["machine"]["loadavgEnd"] = loadavg()
+    results["targets"] = evaluate_targets(results)
+    markdown = report(args, results)
+    print()
+    print(markdown)
+    for path, content in ((args.markdown_out, markdown),
+                          (args.json_out, json.dumps(results, indent=1) + "\n")):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w") as file:
+            file.write(content)
+    print(f"Wrote {args.markdown_out} and {args.json_out}")
+
+    missed = [t for t in results["targets"] if t["verdict"] == "MISS"]
+    for target in results["targets"]:
+        print(f"target {target['verdict']}: {target['target']}"
+              + (f" — {target['text']}" if target.get("text") else ""))
+    if results["failures"]:
+        print(f"{len(results['failures'])} run(s) failed", file=sys.stderr)
+        return 1
+    if args.strict and missed:
+        print(f"--strict: {len(missed)} target(s) missed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
