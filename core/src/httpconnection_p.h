@@ -65,6 +65,7 @@ private:
                 const HttpHeaders &headers = HttpHeaders());
     void onDisconnected();
     void write(const QByteArray &data);
+    void flushCorked();
     void postExchangeEvent(int status);
 
     QTcpSocket *m_socket;
@@ -87,6 +88,7 @@ private:
     bool m_headOnly = false; // HEAD, 204, 304: no body on the wire
     bool m_chunked = false;
     bool m_inProcess = false;
+    QByteArray m_corked;
     bool m_processQueued = false;
     bool m_closeWhenIdle = false;
     bool m_refusing = false;

@@ -5,6 +5,16 @@ namespace sluice {
 void HttpRequest::setTarget(const QByteArray &target)
 {
     m_target = target;
+    // The common case, an origin-form path with nothing to normalize
+    // ("/a/b?c"), skips adjusted(): half the cost of a small request's
+    // parsing (callgrind).
+    const qsizetype pathEnd = target.indexOf('?');
+    const QByteArrayView path = QByteArrayView(target).first(pathEnd < 0 ? target.size() : pathEnd);
+    if (path.startsWith('/') && !path.contains("//") && !path.contains("/.")) {
+        m_url = QUrl::fromEncoded(target, QUrl::StrictMode);
+        if (m_url.isValid() && m_url.isRelative())
+            return;
+    }
     // Origin-form targets ("/a?b") become a relative URL; absolute-form
     // targets (proxies) keep only their path and query for routing.
     m_url = QUrl::fromEncoded(target, QUrl::StrictMode);
