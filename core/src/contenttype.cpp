@@ -1,6 +1,8 @@
 #include <sluice/contenttype.h>
 
+#include <QtCore/QHash>
 #include <QtCore/QMimeDatabase>
+#include <QtCore/QReadWriteLock>
 
 namespace sluice {
 
@@ -41,12 +43,32 @@ QByteArray contentTypeHeader(const QString &fileName)
 {
     const int dot = fileName.lastIndexOf(u'.');
     const int slash = fileName.lastIndexOf(u'/');
-    const QMimeType type = dot > slash ? mimeTypeForSuffix(fileName.mid(dot + 1)) : QMimeType();
-    if (!type.isValid())
-        return QByteArrayLiteral("application/octet-stream");
-    QByteArray header = type.name().toLatin1();
-    if (isText(type))
-        header += "; charset=utf-8";
+    const QString suffix = dot > slash ? fileName.mid(dot + 1) : QString();
+
+    // QMimeDatabase's glob matching was 84% of the CPU of serving a 1 KiB
+    // file (callgrind): each suffix is looked up once. Bounded, since the
+    // suffixes come from request paths.
+    constexpr qsizetype MaxCached = 1024;
+    static QReadWriteLock lock;
+    static QHash<QString, QByteArray> cache;
+    {
+        QReadLocker locker(&lock);
+        const auto it = cache.constFind(suffix);
+        if (it != cache.constEnd())
+            return it.value();
+    }
+    const QMimeType type = suffix.isEmpty() ? QMimeType() : mimeTypeForSuffix(suffix);
+    QByteArray header;
+    if (!type.isValid()) {
+        header = QByteArrayLiteral("application/octet-stream");
+    } else {
+        header = type.name().toLatin1();
+        if (isText(type))
+            header += "; charset=utf-8";
+    }
+    QWriteLocker locker(&lock);
+    if (cache.size() < MaxCached)
+        cache.insert(suffix, header);
     return header;
 }
 

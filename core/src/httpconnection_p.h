@@ -89,6 +89,7 @@ private:
     bool m_chunked = false;
     bool m_inProcess = false;
     QByteArray m_corked;
+    QList<HttpConnect *> m_finished; // exchanges to delete as processInput() returns
     bool m_processQueued = false;
     bool m_closeWhenIdle = false;
     bool m_refusing = false;

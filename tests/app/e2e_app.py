@@ -316,11 +316,13 @@ def check_config_output():
             {"uri": "/old/(?<p>.*)", "forward": "/(p)"},
         ],
         "errors": {"404": "/index.html"},
+        "workers": 2,
     }))
     code, out, err = run(["--check-config", "--config", path])
     expected = "\n".join([
         f"config: {path}",
         "listen: 127.0.0.1:0",
+        "workers: 2",
         f"root: {TMP}/www",
         f'filter: basicAuth /private/.* realm "Private", 1 users from {htpasswd}',
         "filter: cors /api/.* https://app.example methods GET,PUT",
@@ -339,6 +341,13 @@ def check_config_output():
     ]) + "\n"
     checks.check("--check-config prints the resolved map", code == 0 and out == expected,
                  f"{code} {err!r}\n{out}")
+    code, out, err = run(["--check-config", "--config", path, "--workers", "3"])
+    checks.check("--workers overrides the config's workers",
+                 code == 0 and "\nworkers: 3\n" in out, f"{code} {err!r}\n{out}")
+    code, out, err = run(["--check-config", "--config", path, "--workers", "many"])
+    checks.check("a bad --workers is a usage error that names the option",
+                 code == 2 and "--workers: not a thread count (0 to 256): many" in err,
+                 f"{code} {err!r}")
 
     examples = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "resources",
                             "examples")
