@@ -12,8 +12,10 @@ void HttpRequest::setTarget(const QByteArray &target)
     const QByteArrayView path = QByteArrayView(target).first(pathEnd < 0 ? target.size() : pathEnd);
     if (path.startsWith('/') && !path.contains("//") && !path.contains("/.")) {
         m_url = QUrl::fromEncoded(target, QUrl::StrictMode);
-        if (m_url.isValid() && m_url.isRelative())
+        if (m_url.isValid() && m_url.isRelative()) {
+            m_path = m_url.path();
             return;
+        }
     }
     // Origin-form targets ("/a?b") become a relative URL; absolute-form
     // targets (proxies) keep only their path and query for routing.
@@ -28,6 +30,7 @@ void HttpRequest::setTarget(const QByteArray &target)
         relative.setQuery(m_url.query(QUrl::FullyEncoded), QUrl::StrictMode);
         m_url = relative;
     }
+    m_path = m_url.path();
 }
 
 QString HttpRequest::queryItem(const QString &key) const

@@ -28,7 +28,7 @@ public:
     QByteArray target() const { return m_target; }
     void setTarget(const QByteArray &target);
     // The decoded path ("/a b"), which routes match against.
-    QString path() const { return m_url.path(); }
+    QString path() const { return m_path; }
     QUrlQuery query() const { return QUrlQuery(m_url); }
     QString queryItem(const QString &key) const;
     QUrl url() const { return m_url; }
@@ -59,6 +59,7 @@ private:
     QByteArray m_method;
     QByteArray m_target;
     QUrl m_url;
+    QString m_path; // decoded once: routing and filters ask for it several times
     int m_major = 1;
     int m_minor = 1;
     HttpHeaders m_headers;
