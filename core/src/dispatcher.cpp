@@ -218,7 +218,8 @@ void Dispatcher::fail(HttpConnect *connect, int status, const QString &detail,
     // What filters said about the whole exchange (CORS) holds for its error
     // too: without it the page's script cannot even read the error.
     HttpHeaders kept;
-    for (const HttpHeader &header : response.headers()) {
+    const HttpHeaders headers = response.headers(); // const: no detach
+    for (const HttpHeader &header : headers) {
         if (header.first.toLower().startsWith("access-control-")
             || header.first.compare("Vary", Qt::CaseInsensitive) == 0) {
             kept.append(header);

@@ -24,7 +24,10 @@ namespace {
 int hostCount(const HttpRequest &request)
 {
     int count = 0;
-    for (const HttpHeader &header : request.headers())
+    // A const copy: iterating the returned temporary would detach it, a
+    // copy of every header per request (callgrind).
+    const HttpHeaders headers = request.headers();
+    for (const HttpHeader &header : headers)
         count += header.first.compare("Host", Qt::CaseInsensitive) == 0;
     return count;
 }
@@ -394,7 +397,8 @@ void HttpConnection::sendHead(const HttpResponse &response, qint64 contentLength
     add({"HTTP/1.1 ", QByteArrayView(statusText, statusLength), reason, "\r\n"});
     bool hasDate = false;
     bool hasServer = false;
-    for (const HttpHeader &header : response.headers()) {
+    const HttpHeaders headers = response.headers(); // const: no detach
+    for (const HttpHeader &header : headers) {
         const QByteArray &name = header.first;
         // Framing is the connection's job.
         if (name.compare("Content-Length", Qt::CaseInsensitive) == 0

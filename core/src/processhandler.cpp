@@ -69,7 +69,8 @@ QProcessEnvironment requestEnvironment(const WebSocket *socket, const QProcessEn
         environment.insert(environmentName(QStringLiteral("SLUICE_PARAM_"), it.key()), it.value());
     // Repeated headers are one variable, as CGI joins them.
     QHash<QString, QString> headers;
-    for (const HttpHeader &header : socket->headers()) {
+    const HttpHeaders requestHeaders = socket->headers(); // const: no detach
+    for (const HttpHeader &header : requestHeaders) {
         const QString name
                 = environmentName(QStringLiteral("HTTP_"), QString::fromLatin1(header.first));
         const QString value = QString::fromLatin1(header.second);
