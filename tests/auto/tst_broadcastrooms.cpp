@@ -687,7 +687,6 @@ void tst_BroadcastRooms::queueForAStalledWorkerIsBounded()
         c.response().end("stalled");
     }));
     QVERIFY(server.listen(QHostAddress::LocalHost, 0));
-    rooms.setRoomParameter(QStringLiteral("room"));
     // The talker lands on worker 0, which is this thread; the listener on
     // the other, so that stalling it leaves this test's event loop running.
     Client talker, listener;

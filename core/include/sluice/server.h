@@ -126,7 +126,6 @@ Q_SIGNALS:
     void shutdownFinished();
 
 private:
-    friend class Worker;
     Worker *workerFor(quint64 id) const;
     Worker *leastBusyWorker();
     void startWorkers(int count);
