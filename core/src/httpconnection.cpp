@@ -363,8 +363,14 @@ void HttpConnection::flushCorked()
 {
     if (m_corked.isEmpty())
         return;
-    if (m_socket)
-        m_socket->write(m_corked);
+    if (m_socket) {
+        // drained() promises a signal once the socket took what an exchange
+        // wrote: only the bytes of finished exchanges skip Qt's buffer.
+        if (m_connect)
+            m_socket->write(m_corked);
+        else
+            writePieces(m_socket, { m_corked });
+    }
     m_corked.clear();
 }
 

@@ -81,6 +81,8 @@ private:
     WebSocket(QWebSocket *socket, std::unique_ptr<WebSocketContext> context, Monitor *monitor,
               QObject *parent = nullptr);
     void onDisconnected();
+    bool writesFrames() const;
+    qint64 writeFrame(int opcode, const QByteArray &payload);
     void record(int opcode, int direction, const QByteArray &payload, qint64 size);
     // Whether a message of size may be queued for the client now.
     bool admitOutgoing(qint64 size);
@@ -105,6 +107,9 @@ private:
     qint64 m_bytesOut = 0;
     qint64 m_messagesIn = 0;
     qint64 m_messagesOut = 0;
+    // Inside textReceived()/binaryReceived(): answers may gather (writeFrame()).
+    bool m_receiving = false;
+    bool m_gathering = false;
     qint64 m_maxPendingWriteBytes = std::numeric_limits<qint64>::max();
     // Worker::nowMs() times; 0: not yet.
     qint64 m_lastHeardMs = 0;
