@@ -369,7 +369,7 @@ void HttpConnection::flushCorked()
         if (m_connect)
             m_socket->write(m_corked);
         else
-            writePieces(m_socket, { m_corked });
+            writePieces(m_socket, {m_corked});
     }
     m_corked.clear();
 }

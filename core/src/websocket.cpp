@@ -329,7 +329,7 @@ qint64 WebSocket::writeFrame(int opcode, const QByteArray &payload)
         socket->write(payload.constData(), payload.size());
         return payload.size();
     }
-    writePieces(socket, { QByteArrayView(head, headSize), payload });
+    writePieces(socket, {QByteArrayView(head, headSize), payload});
     if (std::exchange(m_gathering, false))
         socket->flush();
     return payload.size();

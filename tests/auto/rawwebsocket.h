@@ -37,7 +37,10 @@ enum Opcode : quint8 {
 struct Frame
 {
     bool fin = true;
+    bool masked = false;
     quint8 opcode = 0;
+    // Bytes before the payload: 2, 4 or 10 (6, 8 or 14 when masked).
+    qsizetype headSize = 0;
     QByteArray payload;
     // When it was taken off the wire, in ms on the client's clock.
     qint64 atMs = 0;
@@ -117,7 +120,9 @@ inline bool takeFrame(QByteArray &buffer, Frame *frame)
     if (buffer.size() < pos + size)
         return false;
     frame->fin = b0 & 0x80;
+    frame->masked = !mask.isEmpty();
     frame->opcode = b0 & 0x0f;
+    frame->headSize = pos;
     frame->payload = buffer.mid(pos, size);
     if (!mask.isEmpty()) {
         for (qsizetype i = 0; i < frame->payload.size(); ++i)

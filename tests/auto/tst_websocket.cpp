@@ -18,6 +18,8 @@
 #include <QtWebSockets/QWebSocket>
 #include <QtWebSockets/QWebSocketHandshakeOptions>
 
+#include "rawwebsocket.h"
+
 #include <memory>
 #include <stdexcept>
 
@@ -356,6 +358,11 @@ private Q_SLOTS:
     void messageTooBig();
     void clientLeavesDuringDeferredFilter();
     void destroyingServerWithOpenSockets();
+    void framesOnTheWire_data();
+    void framesOnTheWire();
+    void burstAnsweredInOrderBeforeClose();
+    void answersNotHeldBehindPartialFrame();
+    void writesThroughQWebSocketKeepOrder();
 
 private:
     QUrl url(const QString &pathAndQuery) const
@@ -377,6 +384,16 @@ void tst_WebSocket::init()
     sluice::Server &s = *m_server;
 
     QVERIFY(s.map(QStringLiteral("ws:/echo"), echo));
+    // Sluice's own frames and QWebSocket's, on one socket in one answer.
+    QVERIFY(s.map(QStringLiteral("ws:/mixed"), [](sluice::WebSocket *ws) {
+        QObject::connect(ws, &sluice::WebSocket::textReceived, ws, [ws](const QString &m) {
+            ws->sendText(m + QStringLiteral(" 1"));
+            ws->socket()->sendTextMessage(m + QStringLiteral(" 2"));
+            ws->sendBinary((m + QStringLiteral(" 3")).toUtf8());
+            ws->ping(m.toUtf8());
+            ws->sendText(m + QStringLiteral(" 4"));
+        });
+    }));
     QVERIFY(s.map(QStringLiteral("ws:/contentType"), seedContentTypeHandler));
     QVERIFY(s.map(QStringLiteral("get:/hello"),
                   [](sluice::HttpConnect &c) { c.response().write("hello"); }));
@@ -1125,4 +1142,123 @@ int main(int argc, char *argv[])
     QTEST_SET_MAIN_SOURCE_PATH
     return QTest::qExec(&test, argc, argv);
 }
+void tst_WebSocket::framesOnTheWire_data()
+{
+    QTest::addColumn<int>("opcode");
+    QTest::addColumn<int>("size");
+    QTest::addColumn<int>("headSize");
+
+    // RFC 6455 5.2: the length takes the fewest bytes that hold it.
+    for (const int opcode : {int(rawws::Text), int(rawws::Binary)}) {
+        const char *kind = opcode == rawws::Text ? "text" : "binary";
+        QTest::addRow("%s empty", kind) << opcode << 0 << 2;
+        QTest::addRow("%s 125", kind) << opcode << 125 << 2;
+        QTest::addRow("%s 126", kind) << opcode << 126 << 4;
+        QTest::addRow("%s 65535", kind) << opcode << 65535 << 4;
+        QTest::addRow("%s 65536", kind) << opcode << 65536 << 10;
+        QTest::addRow("%s 1 MiB + 3", kind) << opcode << (1 << 20) + 3 << 10;
+    }
+}
+
+void tst_WebSocket::framesOnTheWire()
+{
+    QFETCH(int, opcode);
+    QFETCH(int, size);
+    QFETCH(int, headSize);
+
+    rawws::Client client;
+    QVERIFY(client.connectTo(m_server->serverPort()));
+    QCOMPARE(client.upgrade("/echo"), 101);
+    QByteArray payload(size, Qt::Uninitialized);
+    for (int i = 0; i < size; ++i)
+        payload[i] = char('a' + i % 26);
+    client.sendFrame(quint8(opcode), payload);
+
+    rawws::Frame frame;
+    QVERIFY(client.nextFrame(&frame));
+    QCOMPARE(int(frame.opcode), opcode);
+    QVERIFY(frame.fin);
+    QVERIFY2(!frame.masked, "a server must not mask its frames (RFC 6455 5.1)");
+    QCOMPARE(frame.headSize, qsizetype(headSize));
+    QCOMPARE(frame.payload.size(), payload.size());
+    QCOMPARE(frame.payload, payload);
+}
+
+void tst_WebSocket::burstAnsweredInOrderBeforeClose()
+{
+    rawws::Client client;
+    QVERIFY(client.connectTo(m_server->serverPort()));
+    QCOMPARE(client.upgrade("/echo"), 101);
+
+    // One write: the server reads the messages and the close frame together.
+    constexpr int Count = 200;
+    QByteArray burst;
+    for (int i = 0; i < Count; ++i) {
+        burst += rawws::clientFrame(i % 2 ? rawws::Binary : rawws::Text,
+                                    QByteArray::number(i) + QByteArray(i * 7, 'z'));
+    }
+    burst += rawws::clientFrame(rawws::Close, rawws::closePayload(1000, "done"));
+    client.send(burst);
+
+    for (int i = 0; i < Count; ++i) {
+        rawws::Frame frame;
+        QVERIFY2(client.nextFrame(&frame), qPrintable(QStringLiteral("echo %1").arg(i)));
+        QCOMPARE(int(frame.opcode), i % 2 ? int(rawws::Binary) : int(rawws::Text));
+        QCOMPARE(frame.payload, QByteArray::number(i) + QByteArray(i * 7, 'z'));
+    }
+    rawws::Frame close;
+    QVERIFY(client.nextFrame(&close));
+    QCOMPARE(int(close.opcode), int(rawws::Close));
+    QCOMPARE(close.closeCode(), 1000);
+    QVERIFY(client.waitForClosed());
+}
+
+void tst_WebSocket::answersNotHeldBehindPartialFrame()
+{
+    rawws::Client client;
+    QVERIFY(client.connectTo(m_server->serverPort()));
+    QCOMPARE(client.upgrade("/echo"), 101);
+
+    // Three whole messages and the start of a fourth arrive together: the
+    // three answers must not wait for the rest of the fourth.
+    const QByteArray fourth = rawws::clientFrame(rawws::Text, QByteArray(5000, 'd'));
+    client.send(rawws::clientFrame(rawws::Text, "one") + rawws::clientFrame(rawws::Text, "two")
+                + rawws::clientFrame(rawws::Binary, "three") + fourth.left(100));
+    for (const QByteArray expected : {"one", "two", "three"}) {
+        rawws::Frame frame;
+        QVERIFY2(client.nextFrame(&frame, 5000), expected.constData());
+        QCOMPARE(frame.payload, expected);
+    }
+
+    client.send(fourth.mid(100));
+    rawws::Frame frame;
+    QVERIFY(client.nextFrame(&frame));
+    QCOMPARE(frame.payload, QByteArray(5000, 'd'));
+}
+
+void tst_WebSocket::writesThroughQWebSocketKeepOrder()
+{
+    rawws::Client client;
+    QVERIFY(client.connectTo(m_server->serverPort()));
+    QCOMPARE(client.upgrade("/mixed"), 101);
+
+    // Twice in one write (answers gather), then once alone (answers go
+    // straight to the kernel while Qt holds nothing).
+    client.send(rawws::clientFrame(rawws::Text, "a") + rawws::clientFrame(rawws::Text, "b"));
+    client.sendFrame(rawws::Text, "c");
+    for (const char *message : {"a", "b", "c"}) {
+        const QByteArray m(message);
+        const QList<QPair<int, QByteArray>> expected {
+                {rawws::Text, m + " 1"}, {rawws::Text, m + " 2"}, {rawws::Binary, m + " 3"},
+                {rawws::Ping, m},        {rawws::Text, m + " 4"},
+        };
+        for (const auto &[opcode, payload] : expected) {
+            rawws::Frame frame;
+            QVERIFY2(client.nextFrame(&frame), payload.constData());
+            QCOMPARE(int(frame.opcode), opcode);
+            QCOMPARE(frame.payload, payload);
+        }
+    }
+}
+
 #include "tst_websocket.moc"

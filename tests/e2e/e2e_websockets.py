@@ -74,6 +74,31 @@ class Checks(harness.Checks):
                 reply = await asyncio.wait_for(ws.recv(), 5)
                 assert isinstance(reply, bytes) and reply == message, f"binary {len(message)}"
 
+    async def echo_length_boundaries(self):
+        # Where a frame's length field changes size: 7 bits, 16 bits, 64 bits.
+        async with self.connect("/echo") as ws:
+            for size in [0, 1, 125, 126, 127, 65535, 65536, 65537]:
+                text = "".join(chr(ord("a") + i % 26) for i in range(size))
+                await ws.send(text)
+                reply = await asyncio.wait_for(ws.recv(), 5)
+                assert isinstance(reply, str) and reply == text, f"text of {size}"
+                data = os.urandom(size)
+                await ws.send(data)
+                reply = await asyncio.wait_for(ws.recv(), 5)
+                assert isinstance(reply, bytes) and reply == data, f"binary of {size}"
+
+    async def burst_in_order(self, count):
+        # Everything is sent before anything is read: answers to messages
+        # that arrive together must keep their order.
+        async with self.connect("/echo") as ws:
+            sent = [f"{i}:" + "q" * (i % 300) for i in range(count)]
+            for message in sent:
+                await ws.send(message)
+            got = [await asyncio.wait_for(ws.recv(), 5) for _ in range(count)]
+            assert got == sent, next(
+                f"reply {i} is {g[:20]!r}, sent {m[:20]!r}" for i, (g, m) in
+                enumerate(zip(got, sent)) if g != m)
+
     async def echo_one_megabyte(self):
         payload = os.urandom(1024 * 1024)
         async with self.connect("/echo") as ws:
@@ -177,6 +202,8 @@ async def main(checks):
         checks.several_queries([(e, matches(x)) for e, x in expectations]),
     )
     await checks.run("echo text and binary", checks.echo_text_and_binary())
+    await checks.run("echo at frame-length boundaries", checks.echo_length_boundaries())
+    await checks.run("1000 messages sent before reading", checks.burst_in_order(1000))
     await checks.run("echo 1 MB binary", checks.echo_one_megabyte())
     await checks.run("path parameters", checks.path_params())
     await checks.run("server close code 4003", checks.server_close_code(4003))
