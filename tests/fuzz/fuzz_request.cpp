@@ -127,6 +127,8 @@ QByteArray describe(const QList<Outcome> &outcomes)
 // router answers, returns the status the server would answer with.
 int route(const sluice::HttpRequest &request, bool webSocket)
 {
+    // The path decoded on its own (plain paths) is the one the URL holds.
+    FUZZ_CHECK(request.path() == request.url().path(), request.target());
     const RouteMatch match = router().match(request.method(), request.path(), webSocket);
     switch (match.outcome) {
     case RouteMatch::Found:

@@ -16,6 +16,7 @@ using HttpHeader = QPair<QByteArray, QByteArray>;
 using HttpHeaders = QList<HttpHeader>;
 
 // What the client sent: the request line, the headers, the body and the peer.
+// Reentrant, like Qt's value classes: a thread works on its own copy.
 class SLUICE_CORE_EXPORT HttpRequest
 {
 public:
@@ -29,9 +30,10 @@ public:
     void setTarget(const QByteArray &target);
     // The decoded path ("/a b"), which routes match against.
     QString path() const { return m_path; }
-    QUrlQuery query() const { return QUrlQuery(m_url); }
+    QUrlQuery query() const { return QUrlQuery(url()); }
     QString queryItem(const QString &key) const;
-    QUrl url() const { return m_url; }
+    // The target as a relative URL (path and query), normalized like path().
+    QUrl url() const;
 
     int httpMajor() const { return m_major; }
     int httpMinor() const { return m_minor; }
@@ -58,7 +60,11 @@ public:
 private:
     QByteArray m_method;
     QByteArray m_target;
-    QUrl m_url;
+    void parseUrl() const;
+
+    // Built when first asked for: most requests only need the path.
+    mutable QUrl m_url;
+    mutable bool m_urlParsed = true;
     QString m_path; // decoded once: routing and filters ask for it several times
     int m_major = 1;
     int m_minor = 1;
