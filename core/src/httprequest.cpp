@@ -1,5 +1,6 @@
 #include <sluice/httprequest.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace sluice {
@@ -13,13 +14,10 @@ bool isPlainPath(QByteArrayView path)
 {
     if (!path.startsWith('/') || path.contains("//") || path.contains("/."))
         return false;
-    for (const char c : path) {
-        const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                           || (c >= '0' && c <= '9') || std::strchr("/-._~!$&'()*+,;=:@", c);
-        if (!plain || c == '\0')
-            return false;
-    }
-    return true;
+    return std::all_of(path.begin(), path.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+               || (c != '\0' && std::strchr("/-._~!$&'()*+,;=:@", c));
+    });
 }
 
 } // namespace

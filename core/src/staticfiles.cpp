@@ -375,9 +375,6 @@ void StaticFiles::operator()(HttpConnect &connect) const
     }
 
     const qint64 size = info.size();
-    // Asked once and kept as a number: QFileInfo gives local time, and each
-    // conversion of it went through the time zone (a fifth of serving a
-    // small file; callgrind).
     const std::optional<qint64> knownMs = modificationMs(info);
     const qint64 modifiedMs = knownMs.value_or(0);
     // Second precision: that is all Last-Modified and If-Modified-Since carry.

@@ -58,10 +58,10 @@ public:
     bool isWebSocketUpgrade() const;
 
 private:
-    QByteArray m_method;
-    QByteArray m_target;
     void parseUrl() const;
 
+    QByteArray m_method;
+    QByteArray m_target;
     // Built when first asked for: most requests only need the path.
     mutable QUrl m_url;
     mutable bool m_urlParsed = true;
