@@ -151,6 +151,21 @@ std::string sha1(const std::string &message)
     return digest;
 }
 
+// text as the inside of a JSON string: quotes and backslashes escaped,
+// control characters made spaces.
+std::string jsonString(const std::string &text)
+{
+    std::string out;
+    for (char c : text) {
+        if (c == '"' || c == '\\')
+            out += '\\';
+        if (uint8_t(c) < 0x20)
+            c = ' ';
+        out += c;
+    }
+    return out;
+}
+
 std::string base64(const std::string &bytes)
 {
     static const char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -1304,14 +1319,7 @@ int LoadClient::hold()
     const size_t open = size_t(std::count_if(m_connections.begin(), m_connections.end(),
                                              [](const auto &c) { return c->open; }));
     closeAll();
-    std::string error;
-    for (char c : m_stats.firstError) {
-        if (c == '"' || c == '\\')
-            error += '\\';
-        if (uint8_t(c) < 0x20)
-            c = ' ';
-        error += c;
-    }
+    const std::string error = jsonString(m_stats.firstError);
     std::printf("{\"mode\":\"idle\",\"connections\":%zu,\"openAtEnd\":%zu,\"errors\":%" PRIu64
                 ",\"connectS\":%.3f,\"heldS\":%.3f,\"firstError\":\"%s\"}\n",
                 m_connections.size(), open, m_stats.errors, m_connectS, heldS, error.c_str());
@@ -1322,14 +1330,7 @@ int LoadClient::hold()
 void LoadClient::printResult(double durationS)
 {
     const Histogram &rtt = m_stats.rtt;
-    std::string error;
-    for (char c : m_stats.firstError) {
-        if (c == '"' || c == '\\')
-            error += '\\';
-        if (uint8_t(c) < 0x20)
-            c = ' ';
-        error += c;
-    }
+    const std::string error = jsonString(m_stats.firstError);
     std::printf("{\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"errors\":%" PRIu64
                 ",\"lost\":%" PRIu64 ",\"durationS\":%.3f,\"sentPerS\":%.1f,"
                 "\"receivedPerS\":%.1f,\"rttUs\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64
