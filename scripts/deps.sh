@@ -5,7 +5,7 @@
 
 # shellcheck disable=SC2034 # used by the scripts that source this file
 SLUICE_BUILD_PACKAGES=(qt6-base-dev qt6-websockets-dev qt6-qpa-plugins libhttp-parser-dev
-                       libcrypt-dev cmake ninja-build g++ pkg-config)
+                       libcrypt-dev zlib1g-dev cmake ninja-build g++ pkg-config)
 # The third-party peers the test suites talk to.
 # shellcheck disable=SC2034
 SLUICE_TEST_PACKAGES=(curl python3 python3-websockets chromium openssl apache2-utils xvfb

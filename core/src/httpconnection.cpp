@@ -2,7 +2,7 @@
 #include "httpconnection_p.h"
 #include "logging_p.h"
 #include "socketcontrol_p.h"
-#include "websocket_p.h"
+#include "websocket/websocket_p.h"
 #include "worker_p.h"
 
 #include <sluice/httpstatus.h>
@@ -300,6 +300,8 @@ void HttpConnection::startWebSocket()
         context->request = connect->request();
         context->dataset = connect->dataset();
         context->openedUs = self->m_openedUs;
+        context->headBytes = self->upgradeHeadBytes();
+        context->tls = self->m_tls != nullptr;
         self->flushCorked();
         QTcpSocket *socket = std::exchange(self->m_socket, nullptr);
         self->m_state = State::HandedOff;
@@ -314,6 +316,14 @@ void HttpConnection::startWebSocket()
             return;
         self->m_worker->dispatcher()->runFilters(connect, match.route.filters(), handOff);
     });
+}
+
+qint64 HttpConnection::upgradeHeadBytes() const
+{
+    // http_parser pauses at the head's last byte, the LF that ends it, and
+    // counts it with what follows: for an upgrade it is the head's still.
+    const QByteArray head = m_socket->peek(m_peeked + 1);
+    return head.size() == m_peeked + 1 && head.endsWith('\n') ? m_peeked + 1 : m_peeked;
 }
 
 void HttpConnection::reject(int status, const QByteArray &detail, const HttpHeaders &headers)

@@ -61,6 +61,8 @@ private:
     bool onHeadComplete();
     void startExchange();
     void startWebSocket();
+    // The bytes of the upgrade request's head, all of them still unread.
+    qint64 upgradeHeadBytes() const;
     void reject(int status, const QByteArray &detail = QByteArray(),
                 const HttpHeaders &headers = HttpHeaders());
     void onDisconnected();

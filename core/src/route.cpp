@@ -270,6 +270,11 @@ QStringList Route::subprotocols() const
     return d ? d->subprotocols : QStringList();
 }
 
+WebSocketCompression Route::compression() const
+{
+    return d ? d->compression : WebSocketCompression();
+}
+
 QString Route::handlerName() const
 {
     return d ? d->handlerName : QString();
@@ -351,6 +356,15 @@ Route Route::withWebSocketHandler(WebSocketHandler handler, const QStringList &s
     data->httpHandler = nullptr;
     data->handlerName = name.isEmpty() && handler ? QStringLiteral("lambda") : name;
     data->webSocketHandler = std::move(handler);
+    Route route;
+    route.d = std::move(data);
+    return route;
+}
+
+Route Route::withCompression(const WebSocketCompression &compression) const
+{
+    auto data = std::make_shared<RouteData>(d ? *d : emptyRouteData());
+    data->compression = compression;
     Route route;
     route.d = std::move(data);
     return route;

@@ -2,6 +2,7 @@
 #define SLUICE_ROUTE_P_H
 
 #include <sluice/route.h>
+#include <sluice/websocketcompression.h>
 
 #include <QtCore/QRegularExpression>
 
@@ -22,6 +23,7 @@ struct RouteData
     Route::Kind kind = Route::Kind::Http;
     QString target;
     QStringList subprotocols;
+    WebSocketCompression compression;
     QString handlerName;
     HttpHandler httpHandler;
     WebSocketHandler webSocketHandler;

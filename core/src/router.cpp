@@ -228,7 +228,8 @@ bool Router::map(const QString &uri, WebSocketHandler handler, const MapOptions 
     }
     return addRoute(route.withWebSocketHandler(std::move(handler), options.subprotocols,
                                                options.handlerName)
-                            .withFilters(options.filters),
+                            .withFilters(options.filters)
+                            .withCompression(options.compression),
                     options.preceding);
 }
 

@@ -148,11 +148,28 @@ struct Server::Listener
     TlsServer *tlsServer = nullptr; // tcpServer, when it is one
 };
 
+namespace {
+// SLUICE_WEBSOCKET_ENGINE=qt picks QtWebSockets' engine for every server of
+// a process that does not choose one itself.
+Server::WebSocketEngine defaultWebSocketEngine()
+{
+    const QByteArray name = qgetenv("SLUICE_WEBSOCKET_ENGINE").trimmed().toLower();
+    if (name == "qt")
+        return Server::WebSocketEngine::Qt;
+    if (!name.isEmpty() && name != "sluice") {
+        qCWarning(lcServer).noquote() << "SLUICE_WEBSOCKET_ENGINE" << name
+                                      << "is neither \"sluice\" nor \"qt\": using Sluice's engine";
+    }
+    return Server::WebSocketEngine::Sluice;
+}
+} // namespace
+
 Server::Server(QObject *parent)
     : QObject(parent)
     , m_router(new Router(this))
     , m_monitor(new Monitor(this))
     , m_admission(std::make_unique<Admission>())
+    , m_webSocketEngine(defaultWebSocketEngine())
 {
     m_monitor->setPayloadCap(m_limits.monitorPayloadBytes);
     startWorkers(QThread::idealThreadCount());
@@ -277,6 +294,12 @@ void Server::setLimits(const Limits &limits)
         if (listener->tlsServer)
             listener->tlsServer->setTimeout(limits.handshakeTimeoutMs);
     }
+}
+
+void Server::setWebSocketEngine(WebSocketEngine engine)
+{
+    m_webSocketEngine = engine;
+    forEachWorker([engine](Worker &worker) { worker.setWebSocketEngine(engine); });
 }
 
 void Server::setServerName(const QByteArray &name)

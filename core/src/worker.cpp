@@ -3,7 +3,8 @@
 #include "httpdate_p.h"
 #include "logging_p.h"
 #include "socketcontrol_p.h"
-#include "websocket_p.h"
+#include "websocket/qtwebsocket_p.h"
+#include "websocket/sluiceengine_p.h"
 #include "worker_p.h"
 
 #include <sluice/monitor.h>
@@ -35,6 +36,7 @@ Worker::Worker(Server *server, Admission *admission, int index, int count)
     , m_idStep(quint64(count))
     , m_limits(server->limits())
     , m_serverName(server->serverName())
+    , m_webSocketEngine(server->webSocketEngine())
     , m_sweepTimer(this) // a child, so that it moves with the worker to its thread
 {
     connect(&m_sweepTimer, &QTimer::timeout, this, &Worker::sweep);
@@ -42,9 +44,13 @@ Worker::Worker(Server *server, Admission *admission, int index, int count)
 
 Worker::~Worker()
 {
-    // WebSockets emit closed() as they go; nobody should hear it from a dying worker.
-    for (WebSocket *socket : std::as_const(m_webSockets))
+    // WebSockets emit closed() as they go; nobody should hear it from a dying
+    // worker. They go before the engine they may use.
+    for (WebSocket *socket : std::as_const(m_webSockets)) {
         socket->disconnect(this);
+        delete socket;
+    }
+    delete m_engine;
     // Handshakes still in Qt's hands have no parent to delete them.
     for (const auto &pending : std::as_const(m_pending)) {
         if (pending->tcpSocket) {
@@ -172,8 +178,10 @@ void Worker::sweep()
         }
     }
     for (WebSocket *socket : QHash<quint64, WebSocket *>(m_webSockets))
-        socket->checkTimeouts(now, limits);
-    if (connectionCount() == 0) {
+        WebSocketPrivate::get(socket)->checkTimeouts(now, limits);
+    if (m_engine)
+        m_engine->sweep(now);
+    if (connectionCount() == 0 && lingeringCount() == 0) {
         m_sweepTimer.stop();
         // glibc keeps what a burst of connections freed in its arenas (the
         // soak test saw 36 MB held for 0.5 MB in use): an idle server gives
@@ -198,7 +206,56 @@ QWebSocketServer *Worker::webSocketServer(const QStringList &subprotocols)
     return server;
 }
 
+int Worker::lingeringCount() const
+{
+    return m_engine ? m_engine->lingeringCount() : 0;
+}
+
 void Worker::handOff(QTcpSocket *socket, std::unique_ptr<WebSocketContext> context)
+{
+    if (m_webSocketEngine == Server::WebSocketEngine::Qt) {
+        handOffToQt(socket, std::move(context));
+        return;
+    }
+    if (!m_engine)
+        m_engine = new SluiceEngine(this);
+    const SluiceEngine::Upgrade upgrade {m_limits, m_serverName, m_monitor};
+    std::unique_ptr<SluiceWebSocketPrivate> d
+            = m_engine->accept(socket, std::move(context), upgrade);
+    SluiceWebSocketPrivate *raw = d.get();
+    const QPointer<WebSocket> socketAlive(startWebSocket(std::move(d)));
+    // Bytes that came with the upgrade go to the handler's slots.
+    if (socketAlive && !raw->finished)
+        raw->readEarly();
+}
+
+WebSocket *Worker::startWebSocket(std::unique_ptr<WebSocketPrivate> d)
+{
+    WebSocketPrivate *raw = d.get();
+    const quint64 id = raw->context->id;
+    const WebSocketHandler handler = raw->context->route.webSocketHandler();
+    const QByteArray target = raw->context->request.target();
+    WebSocket *socket = WebSocketPrivate::create(std::move(d), this);
+    m_webSockets.insert(id, socket);
+    connect(socket, &WebSocket::closed, this, [this, id] { onWebSocketClosed(id); });
+    raw->postOpened(socket->subprotocol());
+    QPointer<WebSocket> guard(socket);
+    try {
+        if (handler)
+            handler(socket);
+    } catch (const std::exception &e) {
+        qCWarning(lcWebSocket) << "handler threw for" << target << ':' << e.what();
+        if (guard)
+            guard->close(1011, QStringLiteral("handler failed"));
+    } catch (...) {
+        qCWarning(lcWebSocket) << "handler threw for" << target;
+        if (guard)
+            guard->close(1011, QStringLiteral("handler failed"));
+    }
+    return guard;
+}
+
+void Worker::handOffToQt(QTcpSocket *socket, std::unique_ptr<WebSocketContext> context)
 {
     const PeerKey key {socket->peerAddress(), socket->peerPort(), socket->localPort()};
     const quint64 id = context->id;
@@ -252,28 +309,10 @@ void Worker::onWebSocketReady(QWebSocketServer *server)
         const Limits &limits = m_limits;
         qsocket->setMaxAllowedIncomingMessageSize(quint64(limits.maxWebSocketMessageBytes));
         qsocket->setMaxAllowedIncomingFrameSize(quint64(limits.maxWebSocketFrameBytes));
-        const quint64 id = pending->id;
-        auto *socket = new WebSocket(qsocket, std::make_unique<WebSocketContext>(*pending),
-                                     m_monitor, this);
-        socket->m_maxPendingWriteBytes = limits.maxPendingWriteBytes;
-        m_webSockets.insert(id, socket);
-        connect(socket, &WebSocket::closed, this, [this, id] { onWebSocketClosed(id); });
-
-        const WebSocketHandler handler = pending->route.webSocketHandler();
-        QPointer<WebSocket> guard(socket);
-        try {
-            if (handler)
-                handler(socket);
-        } catch (const std::exception &e) {
-            qCWarning(lcWebSocket)
-                    << "handler threw for" << pending->request.target() << ':' << e.what();
-            if (guard)
-                guard->close(1011, QStringLiteral("handler failed"));
-        } catch (...) {
-            qCWarning(lcWebSocket) << "handler threw for" << pending->request.target();
-            if (guard)
-                guard->close(1011, QStringLiteral("handler failed"));
-        }
+        auto d = std::make_unique<QtWebSocketPrivate>(qsocket,
+                                                      std::make_unique<WebSocketContext>(*pending),
+                                                      m_monitor, limits.maxPendingWriteBytes);
+        startWebSocket(std::move(d));
     }
 }
 
@@ -310,7 +349,9 @@ void Worker::abortAll()
     for (HttpConnection *connection : QSet<HttpConnection *>(m_connections))
         connection->abort();
     for (WebSocket *socket : QHash<quint64, WebSocket *>(m_webSockets))
-        socket->cut();
+        WebSocketPrivate::get(socket)->cut();
+    if (m_engine)
+        m_engine->abortLingering();
     for (const auto &pending : QHash<PeerKey, std::shared_ptr<WebSocketContext>>(m_pending)) {
         if (pending->tcpSocket)
             resetConnection(pending->tcpSocket);

@@ -5,6 +5,7 @@
 #include "dispatcher_p.h"
 
 #include <sluice/limits.h>
+#include <sluice/server.h>
 
 #include <QtCore/QHash>
 #include <QtCore/QObject>
@@ -27,16 +28,18 @@ class Admission;
 class HttpConnection;
 class Monitor;
 class Router;
-class Server;
+class SluiceEngine;
 class WebSocket;
+class WebSocketPrivate;
 struct WebSocketContext;
 
 // Everything that serves connections on one event loop: the HTTP
-// connections, the non-listening QWebSocketServers that take the upgrades
-// (one per set of subprotocols a route offers, since Qt negotiates per
-// server), and the WebSockets they produce. A server has one worker per
-// thread; all members but openCount() and the setters' queued calls are used
-// on the worker's own thread.
+// connections, the WebSocket engine that takes the upgrades (Sluice's, or
+// QtWebSockets': non-listening QWebSocketServers, one per set of
+// subprotocols a route offers, since Qt negotiates per server), and the
+// WebSockets they produce. A server has one worker per thread; all members
+// but openCount() and the setters' queued calls are used on the worker's
+// own thread.
 class Worker : public QObject
 {
     Q_OBJECT
@@ -48,6 +51,7 @@ public:
 
     void setLimits(const Limits &limits);
     void setServerName(const QByteArray &name);
+    void setWebSocketEngine(Server::WebSocketEngine engine) { m_webSocketEngine = engine; }
 
     // The server counts a connection it passes to accept() first, from its
     // own thread, so that the next one goes where fewest are open.
@@ -68,6 +72,8 @@ public:
     {
         return int(m_connections.size() + m_pending.size() + m_webSockets.size());
     }
+    // Connections whose WebSocket closed, still sending their last bytes.
+    int lingeringCount() const;
     // Connections accepted and not yet closed; safe from any thread.
     int openCount() const { return m_open.load(std::memory_order_relaxed); }
     Router *router() const { return m_router; }
@@ -99,6 +105,9 @@ private:
     };
 
     QWebSocketServer *webSocketServer(const QStringList &subprotocols);
+    void handOffToQt(QTcpSocket *socket, std::unique_ptr<WebSocketContext> context);
+    // Adds a WebSocket whose handshake is done, and runs its route's handler.
+    WebSocket *startWebSocket(std::unique_ptr<WebSocketPrivate> d);
     // Gives back the connection's place under the caps (Admission).
     void release(quint64 id);
     void closed(quint64 id);
@@ -122,6 +131,8 @@ private:
     QHash<PeerKey, std::shared_ptr<WebSocketContext>> m_pending;
     QHash<quint64, WebSocket *> m_webSockets;
     std::map<QStringList, QWebSocketServer *> m_webSocketServers;
+    SluiceEngine *m_engine = nullptr; // made on the worker's thread, at the first upgrade
+    Server::WebSocketEngine m_webSocketEngine;
     QByteArray m_date;
     qint64 m_dateSecond = -1;
     QTimer m_sweepTimer;

@@ -577,6 +577,10 @@ void tst_WebSocketLimits::stalledHandOffIsCut()
     // The head itself is complete at once: the head timeout is not what fires.
     limits.headTimeoutMs = 10000;
     start(limits);
+    // Sluice's engine answers a complete head at once; QWebSocketServer
+    // waits for CRLFCRLF, and the handshake timeout is what ends the wait.
+    if (m_server->webSocketEngine() != sluice::Server::WebSocketEngine::Qt)
+        QSKIP("only QtWebSockets' engine stalls on a bare-LF head");
 
     // A head with bare LF line ends: Sluice's parser takes it as complete
     // and hands it off, but QWebSocketServer waits for "\r\n\r\n" forever.

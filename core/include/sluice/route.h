@@ -3,6 +3,7 @@
 
 #include <sluice/handler.h>
 #include <sluice/sluiceglobal.h>
+#include <sluice/websocketcompression.h>
 
 #include <QtCore/QHash>
 #include <QtCore/QList>
@@ -39,6 +40,8 @@ public:
     Kind kind() const;
     QString target() const; // forward or redirect target
     QStringList subprotocols() const;
+    // ws: routes: whether and how permessage-deflate is agreed.
+    WebSocketCompression compression() const;
     QString handlerName() const;
 
     // On a match, *params is replaced by the named groups that took part;
@@ -58,6 +61,7 @@ public:
                                const QString &name) const;
     Route withTarget(const QString &target) const;
     Route withFilters(const QList<Filter> &filters) const;
+    Route withCompression(const WebSocketCompression &compression) const;
 
     static QString kindName(Kind kind);
 

@@ -19,6 +19,8 @@ struct MapOptions
 {
     bool preceding = false; // put it first, not last
     QStringList subprotocols; // ws: routes: offered in the handshake, in preference order
+    // ws: routes: permessage-deflate, when enabled (Sluice's engine only).
+    WebSocketCompression compression;
     QString handlerName; // shown by the monitor and the logs
     // Filters for this route only, run after the router's filters: for a ws:
     // route before the upgrade, so that they can still answer over HTTP.

@@ -66,6 +66,24 @@ public:
     bool setHome(const QString &home);
     bool setHome(const StaticFiles &files);
 
+    // What parses and writes the frames of the server's WebSockets.
+    enum class WebSocketEngine {
+        // Sluice's own (the default): RFC 6455 throughout (UTF-8 checked as
+        // it arrives, fragments of any split), permessage-deflate, and a few
+        // hundred bytes per idle connection.
+        Sluice,
+        // QtWebSockets': QWebSocketServer::handleConnection() makes a
+        // QWebSocket per connection, reachable through WebSocket::socket().
+        // No permessage-deflate.
+        Qt,
+    };
+    Q_ENUM(WebSocketEngine)
+    WebSocketEngine webSocketEngine() const { return m_webSocketEngine; }
+    // Applies to upgrades from now on. The default is Sluice's engine, or
+    // the one the environment variable SLUICE_WEBSOCKET_ENGINE names
+    // ("sluice" or "qt").
+    void setWebSocketEngine(WebSocketEngine engine);
+
     Limits limits() const { return m_limits; }
     // Applies to connections accepted from now on.
     void setLimits(const Limits &limits);
@@ -145,6 +163,7 @@ private:
     bool addListener(std::unique_ptr<Listener> listener, const QHostAddress &address, quint16 port);
     std::vector<std::unique_ptr<Listener>> m_listeners;
     Limits m_limits;
+    WebSocketEngine m_webSocketEngine;
     QByteArray m_serverName = QByteArrayLiteral("Sluice/" SLUICE_VERSION_STR);
     QString m_errorString;
     bool m_shuttingDown = false;
