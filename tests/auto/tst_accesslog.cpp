@@ -449,8 +449,9 @@ void tst_AccessLog::endToEnd()
             QStringLiteral("/usr/bin/python3"),
             {QStringLiteral("-c"), script, QStringLiteral("ws://127.0.0.1:%1/echo").arg(port)}));
 
-    // 2 exchanges, open, 4 messages, close.
-    QTRY_COMPARE_WITH_TIMEOUT(lines.size(), 8, 5000);
+    // 2 exchanges, open, 4 messages, the client's close frame and the
+    // server's answer, close.
+    QTRY_COMPARE_WITH_TIMEOUT(lines.size(), 10, 5000);
     QTRY_COMPARE_WITH_TIMEOUT(jsonLines.size(), 4, 5000);
     QVERIFY2(lines.last().contains(" ws close "), lines.last().constData());
 
@@ -504,7 +505,8 @@ void tst_AccessLog::endToEnd()
         traffic.append(line.mid(line.indexOf(" - #") + 3));
     QCOMPARE(traffic,
              (QByteArrayList {id + " ws <- text 3B \"one\"\n", id + " ws -> text 3B \"one\"\n",
-                              id + " ws <- text 3B \"two\"\n", id + " ws -> text 3B \"two\"\n"}));
+                              id + " ws <- text 3B \"two\"\n", id + " ws -> text 3B \"two\"\n",
+                              id + " ws <- close 0B\n", id + " ws -> close 0B\n"}));
 
     // The JSON log leaves traffic out: it was not asked for.
     QStringList events;

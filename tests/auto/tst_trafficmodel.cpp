@@ -1210,15 +1210,17 @@ asyncio.run(asyncio.wait_for(main(), 10))
     QVERIFY(openRow >= 0);
     QCOMPARE(model.event(openRow).target, QStringLiteral("/echo"));
 
-    QCOMPARE(messageRows.size(), 4);
+    // The messages both ways, then the client's close frame and the server's answer.
+    QCOMPARE(messageRows.size(), 6);
     const QStringList arrows {QStringLiteral("↓"), QStringLiteral("↑"), QStringLiteral("↓"),
-                              QStringLiteral("↑")};
-    const QStringList types {QStringLiteral("text"), QStringLiteral("text"),
-                             QStringLiteral("binary"), QStringLiteral("binary")};
+                              QStringLiteral("↑"), QStringLiteral("↓"), QStringLiteral("↑")};
+    const QStringList types {QStringLiteral("text"),   QStringLiteral("text"),
+                             QStringLiteral("binary"), QStringLiteral("binary"),
+                             QStringLiteral("close"),  QStringLiteral("close")};
     const QStringList sizes {QStringLiteral("5"), QStringLiteral("5"), QStringLiteral("4"),
-                             QStringLiteral("4")};
+                             QStringLiteral("4"), QStringLiteral("0"), QStringLiteral("0")};
     const quint64 socketId = connectionAt(model, openRow);
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < 6; ++i) {
         const int row = messageRows.at(i);
         QCOMPARE(display(model, row, TrafficModel::DirectionColumn), arrows.at(i));
         QCOMPARE(display(model, row, TrafficModel::TypeColumn), types.at(i));
@@ -1246,7 +1248,10 @@ asyncio.run(asyncio.wait_for(main(), 10))
     }
     QVERIFY(sawHello);
     const QJsonArray messages = webSocketMessages(entries, socketId);
-    QCOMPARE(messages.size(), 4);
+    QCOMPARE(messages.size(), 6);
+    QCOMPARE(messages.at(4).toObject().value(QStringLiteral("opcode")).toInt(), 8);
+    QCOMPARE(messages.at(5).toObject().value(QStringLiteral("type")).toString(),
+             QStringLiteral("receive"));
     QCOMPARE(messages.at(0).toObject().value(QStringLiteral("type")).toString(),
              QStringLiteral("send"));
     QCOMPARE(messages.at(0).toObject().value(QStringLiteral("data")).toString(),

@@ -329,7 +329,7 @@ void tst_TrafficView::textFilterDebounced()
             {QStringLiteral("apple"), QStringLiteral("banana"), QStringLiteral("cherry")}));
     QTRY_COMPARE_WITH_TIMEOUT(rowsOfType(RowType::Closed), 1, kTimeout);
     const int all = m_model->rowCount();
-    QCOMPARE(all, 8); // open, 3 × (in, out), closed
+    QCOMPARE(all, 10); // open, 3 × (in, out), close frames in and out, closed
 
     auto *filter = child<QLineEdit>("trafficFilter");
     QTest::keyClicks(filter, QStringLiteral("nan"));
@@ -341,7 +341,7 @@ void tst_TrafficView::textFilterDebounced()
     QCOMPARE(child<QTableView>("trafficTable")->model()->rowCount(), 2);
     for (int row = 0; row < 2; ++row)
         QCOMPARE(m_model->event(row).payload, QByteArray("banana"));
-    QTRY_COMPARE_WITH_TIMEOUT(child<QLabel>("trafficCount")->text(), QStringLiteral("2 of 8 rows"),
+    QTRY_COMPARE_WITH_TIMEOUT(child<QLabel>("trafficCount")->text(), QStringLiteral("2 of 10 rows"),
                               2000);
 
     // The target of the open row matches too.
@@ -417,19 +417,21 @@ void tst_TrafficView::directionFilter()
     QVERIFY(runPython({QStringLiteral("one"), QStringLiteral("two"), QStringLiteral("three")}));
     QTRY_COMPARE_WITH_TIMEOUT(rowsOfType(RowType::Closed), 1, kTimeout);
     auto *direction = child<QComboBox>("trafficDirection");
+    // Three messages and a close frame each way.
     direction->setCurrentIndex(1);
     QCOMPARE(m_model->directionFilter(), TrafficModel::DirectionFilter::Incoming);
-    QCOMPARE(m_model->rowCount(), 3);
-    for (int row = 0; row < 3; ++row)
+    QCOMPARE(m_model->rowCount(), 4);
+    for (int row = 0; row < 4; ++row)
         QCOMPARE(m_model->index(row, TrafficModel::DirectionColumn).data().toString(),
                  QStringLiteral("↓"));
+    QCOMPARE(m_model->rowType(3), RowType::Close);
     direction->setCurrentIndex(2);
-    QCOMPARE(m_model->rowCount(), 3);
-    for (int row = 0; row < 3; ++row)
+    QCOMPARE(m_model->rowCount(), 4);
+    for (int row = 0; row < 4; ++row)
         QCOMPARE(m_model->index(row, TrafficModel::DirectionColumn).data().toString(),
                  QStringLiteral("↑"));
     direction->setCurrentIndex(0);
-    QCOMPARE(m_model->rowCount(), 8);
+    QCOMPARE(m_model->rowCount(), 10);
 }
 
 void tst_TrafficView::hideControlFrames()
@@ -450,7 +452,8 @@ void tst_TrafficView::hideControlFrames()
     m_server->closeConnection(id, 4000, QStringLiteral("bye"));
     QTRY_COMPARE_WITH_TIMEOUT(rowsOfType(RowType::Closed), 1, kTimeout);
     QCOMPARE(rowsOfType(RowType::Ping), 1);
-    QCOMPARE(rowsOfType(RowType::Close), 1);
+    // The server's close frame, and the client's answer.
+    QTRY_COMPARE_WITH_TIMEOUT(rowsOfType(RowType::Close), 2, kTimeout);
     // (Not QWebSocket::closeCode(): 4000 lies outside its enum's range.)
     QTRY_COMPARE(client.socket().state(), QAbstractSocket::UnconnectedState);
     for (int row = 0; row < m_model->rowCount(); ++row) {
@@ -461,7 +464,7 @@ void tst_TrafficView::hideControlFrames()
 
     QTest::mouseClick(child<QCheckBox>("trafficHideControl"), Qt::LeftButton);
     QVERIFY(m_model->hidesControlFrames());
-    QCOMPARE(m_model->rowCount(), all - 3);
+    QCOMPARE(m_model->rowCount(), all - 4);
     QCOMPARE(rowsOfType(RowType::Ping) + rowsOfType(RowType::Pong) + rowsOfType(RowType::Close), 0);
     QCOMPARE(rowsOfType(RowType::Text), 2);
     QTest::mouseClick(child<QCheckBox>("trafficHideControl"), Qt::LeftButton);
@@ -471,8 +474,8 @@ void tst_TrafficView::hideControlFrames()
     auto *type = child<QComboBox>("trafficType");
     QVERIFY(type);
     type->setCurrentIndex(type->findText(QStringLiteral("Control frames")));
-    QCOMPARE(m_model->rowCount(), 3);
-    QCOMPARE(rowsOfType(RowType::Ping) + rowsOfType(RowType::Pong) + rowsOfType(RowType::Close), 3);
+    QCOMPARE(m_model->rowCount(), 4);
+    QCOMPARE(rowsOfType(RowType::Ping) + rowsOfType(RowType::Pong) + rowsOfType(RowType::Close), 4);
     type->setCurrentIndex(type->findText(QStringLiteral("Text")));
     QCOMPARE(m_model->rowCount(), 2);
     QCOMPARE(rowsOfType(RowType::Text), 2);
@@ -591,10 +594,10 @@ void tst_TrafficView::droppedLabel()
     auto *dropped = child<QLabel>("trafficDropped");
     QVERIFY(runPython(
             {QStringLiteral("a"), QStringLiteral("b"), QStringLiteral("c"), QStringLiteral("d")}));
-    // open + 8 messages + closed = 10 rows through a ring of 4.
-    QTRY_COMPARE_WITH_TIMEOUT(m_model->droppedCount(), quint64(6), kTimeout);
+    // open + 8 messages + 2 close frames + closed = 12 rows through a ring of 4.
+    QTRY_COMPARE_WITH_TIMEOUT(m_model->droppedCount(), quint64(8), kTimeout);
     QCOMPARE(m_model->rowCount(), 4);
-    QTRY_COMPARE_WITH_TIMEOUT(dropped->text(), QStringLiteral("6 dropped (cap 4)"), 2000);
+    QTRY_COMPARE_WITH_TIMEOUT(dropped->text(), QStringLiteral("8 dropped (cap 4)"), 2000);
     QVERIFY(dropped->isVisibleTo(m_view.get()));
     QCOMPARE(child<QLabel>("trafficCount")->text(), QStringLiteral("4 of 4 rows"));
 
@@ -780,19 +783,25 @@ void tst_TrafficView::exportHar()
         if (object.contains(QStringLiteral("_webSocketMessages")))
             messages = object.value(QStringLiteral("_webSocketMessages")).toArray();
     }
-    QCOMPARE(messages.size(), 4);
+    // The messages, then the client's close frame and the server's answer.
+    QCOMPARE(messages.size(), 6);
     QStringList data;
     QStringList types;
+    QList<int> opcodes;
     for (const QJsonValue &message : messages) {
         data.append(message.toObject().value(QStringLiteral("data")).toString());
         types.append(message.toObject().value(QStringLiteral("type")).toString());
+        opcodes.append(message.toObject().value(QStringLiteral("opcode")).toInt());
     }
     QCOMPARE(data,
              (QStringList {QStringLiteral("first message"), QStringLiteral("first message"),
-                           QStringLiteral("second message"), QStringLiteral("second message")}));
+                           QStringLiteral("second message"), QStringLiteral("second message"),
+                           QString(), QString()}));
     // HAR speaks for the client: what it sent is "send".
     QCOMPARE(types, (QStringList {QStringLiteral("send"), QStringLiteral("receive"),
+                                  QStringLiteral("send"), QStringLiteral("receive"),
                                   QStringLiteral("send"), QStringLiteral("receive")}));
+    QCOMPARE(opcodes, (QList<int> {1, 1, 1, 1, 8, 8}));
 }
 
 void tst_TrafficView::exportJsonLines()
@@ -800,8 +809,9 @@ void tst_TrafficView::exportJsonLines()
     startServer();
     QVERIFY(runPython({QStringLiteral("alpha"), QStringLiteral("beta")}));
     QTRY_COMPARE_WITH_TIMEOUT(rowsOfType(RowType::Closed), 1, kTimeout);
-    // Only the visible rows go out.
+    // Only the visible rows go out: what came in, control frames hidden.
     child<QComboBox>("trafficDirection")->setCurrentIndex(1);
+    QTest::mouseClick(child<QCheckBox>("trafficHideControl"), Qt::LeftButton);
     QCOMPARE(m_model->rowCount(), 2);
 
     QTemporaryDir dir;
