@@ -147,6 +147,78 @@ bool Config::integer(const QJsonValue &value, const QString &path, qint64 min, q
     return true;
 }
 
+bool Config::loadWebSocketEngine(const QJsonValue &value)
+{
+    const QString name = value.toString();
+    if (value.isString() && name == QLatin1String("sluice"))
+        m_webSocketEngine = sluice::Server::WebSocketEngine::Sluice;
+    else if (value.isString() && name == QLatin1String("qt"))
+        m_webSocketEngine = sluice::Server::WebSocketEngine::Qt;
+    else
+        return fail(QStringLiteral("webSocketEngine"), QStringLiteral("must be \"sluice\" or \"qt\""));
+    return true;
+}
+
+// "compression": true, false, or an object of WebSocketCompression's fields.
+bool Config::loadCompression(const QJsonValue &value, const QString &path,
+                             sluice::WebSocketCompression *compression)
+{
+    *compression = sluice::WebSocketCompression();
+    if (value.isBool()) {
+        compression->enabled = value.toBool();
+        return true;
+    }
+    if (!value.isObject())
+        return fail(path, QStringLiteral("must be true, false or an object"));
+    const QJsonObject object = value.toObject();
+    struct Number
+    {
+        const char *key;
+        qint64 min;
+        qint64 max;
+    };
+    static const Number numbers[] = {{"threshold", 1, qint64(1) << 40}, {"level", 1, 9},
+                                     {"serverMaxWindowBits", 8, 15},
+                                     {"clientMaxWindowBits", 8, 15}, {"memLevel", 1, 9}};
+    static const char *const flags[] = {"enabled", "serverContextTakeover",
+                                        "clientContextTakeover"};
+    QStringList allowed;
+    for (const Number &number : numbers)
+        allowed.append(QLatin1String(number.key));
+    for (const char *flag : flags)
+        allowed.append(QLatin1String(flag));
+    if (!checkKeys(object, path, allowed))
+        return false;
+    qint64 parsed[std::size(numbers)];
+    for (size_t i = 0; i < std::size(numbers); ++i) {
+        const QString key = QLatin1String(numbers[i].key);
+        parsed[i] = -1;
+        if (object.contains(key)
+            && !integer(object.value(key), path + u'.' + key, numbers[i].min, numbers[i].max,
+                        &parsed[i]))
+            return false;
+    }
+    for (const char *flag : flags) {
+        const QString key = QLatin1String(flag);
+        if (object.contains(key) && !object.value(key).isBool())
+            return fail(path + u'.' + key, QStringLiteral("must be true or false"));
+    }
+    compression->enabled = object.value(QStringLiteral("enabled")).toBool(true);
+    compression->serverContextTakeover = object.value(QStringLiteral("serverContextTakeover")).toBool();
+    compression->clientContextTakeover = object.value(QStringLiteral("clientContextTakeover")).toBool();
+    if (parsed[0] >= 0)
+        compression->thresholdBytes = parsed[0];
+    if (parsed[1] >= 0)
+        compression->level = int(parsed[1]);
+    if (parsed[2] >= 0)
+        compression->serverMaxWindowBits = int(parsed[2]);
+    if (parsed[3] >= 0)
+        compression->clientMaxWindowBits = int(parsed[3]);
+    if (parsed[4] >= 0)
+        compression->memLevel = int(parsed[4]);
+    return true;
+}
+
 bool Config::string(const QJsonValue &value, const QString &path, QString *result)
 {
     if (!value.isString())
@@ -229,9 +301,12 @@ bool Config::load(const QString &fileName)
     if (!checkKeys(top, QString(),
                    {QStringLiteral("listen"), QStringLiteral("root"), QStringLiteral("filters"),
                     QStringLiteral("routes"), QStringLiteral("errors"), QStringLiteral("limits"),
-                    QStringLiteral("workers")})) {
+                    QStringLiteral("workers"), QStringLiteral("webSocketEngine")})) {
         return false;
     }
+    if (top.contains(QStringLiteral("webSocketEngine"))
+        && !loadWebSocketEngine(top.value(QStringLiteral("webSocketEngine"))))
+        return false;
     if (top.contains(QStringLiteral("workers"))) {
         qint64 workers = 0;
         if (!integer(top.value(QStringLiteral("workers")), QStringLiteral("workers"), 0, MaxWorkers,
@@ -324,7 +399,8 @@ bool Config::load(const QString &fileName)
                                    + QStringList {QStringLiteral("uri"),
                                                   QStringLiteral("maxProcesses"),
                                                   QStringLiteral("subprotocols"),
-                                                  QStringLiteral("origins")})) {
+                                                  QStringLiteral("origins"),
+                                                  QStringLiteral("compression")})) {
                 return false;
             }
             Route route;
@@ -400,6 +476,15 @@ bool Config::load(const QString &fileName)
                                 path + QStringLiteral(".subprotocols"), &route.subprotocols)) {
                     return false;
                 }
+            }
+
+            if (object.contains(QStringLiteral("compression"))) {
+                const QString keyPath = path + QStringLiteral(".compression");
+                if (!parsed.isWebSocket())
+                    return fail(keyPath, QStringLiteral("only for ws: routes"));
+                if (!loadCompression(object.value(QStringLiteral("compression")), keyPath,
+                                     &route.compression))
+                    return false;
             }
 
             if (object.contains(QStringLiteral("origins"))) {
@@ -681,6 +766,7 @@ bool Config::apply(sluice::Router &router, sluice::BroadcastRooms *rooms,
     for (const Route &route : m_routes) {
         sluice::MapOptions options;
         options.subprotocols = route.subprotocols;
+        options.compression = route.compression;
         if (!route.origins.isEmpty())
             options.filters.append(sluice::filters::allowOrigins(route.origins));
         bool mapped = false;
@@ -735,8 +821,25 @@ bool Config::apply(sluice::Server &server, sluice::BroadcastRooms *rooms,
         scratch.setFallback(server.router()->fallback(), server.router()->fallbackName());
     server.router()->replace(scratch);
     server.setLimits(m_limits);
+    if (m_webSocketEngine)
+        server.setWebSocketEngine(*m_webSocketEngine);
     return true;
 }
+
+namespace {
+QString compressionText(const sluice::WebSocketCompression &compression)
+{
+    QStringList parts {QStringLiteral("threshold %1 B").arg(compression.thresholdBytes),
+                       QStringLiteral("level %1").arg(compression.level)};
+    if (compression.serverContextTakeover)
+        parts.append(QStringLiteral("server context takeover (window %1 bits)")
+                             .arg(compression.serverMaxWindowBits));
+    if (compression.clientContextTakeover)
+        parts.append(QStringLiteral("client context takeover (window %1 bits)")
+                             .arg(compression.clientMaxWindowBits));
+    return QStringLiteral(" (%1)").arg(parts.join(QStringLiteral(", ")));
+}
+} // namespace
 
 QString Config::describe() const
 {
@@ -748,6 +851,12 @@ QString Config::describe() const
     lines.append(m_workers > 0 ? QStringLiteral("workers: %1").arg(m_workers)
                                : QStringLiteral("workers: one per core (%1)")
                                          .arg(QThread::idealThreadCount()));
+    if (m_webSocketEngine) {
+        lines.append(QStringLiteral("webSocketEngine: %1")
+                             .arg(*m_webSocketEngine == sluice::Server::WebSocketEngine::Qt
+                                          ? QStringLiteral("qt")
+                                          : QStringLiteral("sluice")));
+    }
     if (!m_root.isEmpty())
         lines.append(QStringLiteral("root: %1").arg(m_root));
     for (const Filter &filter : m_filters) {
@@ -798,6 +907,8 @@ QString Config::describe() const
             line += QStringLiteral(" subprotocols %1").arg(route.subprotocols.join(u','));
         if (!route.origins.isEmpty())
             line += QStringLiteral(" origins %1").arg(route.origins.join(u','));
+        if (route.compression.enabled)
+            line += QStringLiteral(" compression") + compressionText(route.compression);
         lines.append(line);
     }
     for (auto it = m_errorPages.begin(); it != m_errorPages.end(); ++it)

@@ -8,7 +8,9 @@
 #include <sluice/filters.h>
 #include <sluice/limits.h>
 #include <sluice/passwordfile.h>
+#include <sluice/server.h>
 #include <sluice/tlsconfiguration.h>
+#include <sluice/websocketcompression.h>
 
 #include <QtCore/QJsonObject>
 #include <QtCore/QJsonValue>
@@ -23,7 +25,6 @@
 namespace sluice {
 class BroadcastRooms;
 class Router;
-class Server;
 } // namespace sluice
 
 class Config
@@ -48,6 +49,7 @@ public:
         QString target; // Kind::Forward and Kind::Redirect
         QStringList subprotocols;
         QStringList origins; // ws: routes: the Origin allow-list, empty = any
+        sluice::WebSocketCompression compression; // ws: routes
     };
 
     struct Filter
@@ -85,6 +87,11 @@ public:
     // start only: a reload keeps the threads the server has.
     int workers() const { return m_workers; }
     void setWorkers(int workers) { m_workers = workers; }
+    // "webSocketEngine"; unset: the server's default.
+    std::optional<sluice::Server::WebSocketEngine> webSocketEngine() const
+    {
+        return m_webSocketEngine;
+    }
 
     // Maps the filters, routes, error pages and root onto router (which
     // should be empty). rooms serves the "broadcast" handler.
@@ -114,6 +121,9 @@ private:
                  QStringList *result);
     bool loadFilters(const QJsonValue &value);
     bool loadTls(const QJsonValue &value, const QString &path, sluice::TlsConfiguration *tls);
+    bool loadCompression(const QJsonValue &value, const QString &path,
+                         sluice::WebSocketCompression *compression);
+    bool loadWebSocketEngine(const QJsonValue &value);
 
     QString m_fileName;
     QString m_directory;
@@ -125,6 +135,7 @@ private:
     QMap<int, QString> m_errorPages;
     sluice::Limits m_limits;
     int m_workers = 0;
+    std::optional<sluice::Server::WebSocketEngine> m_webSocketEngine;
 };
 
 #endif // SLUICE_APP_CONFIG_H

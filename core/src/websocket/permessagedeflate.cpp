@@ -103,7 +103,7 @@ QList<Offer> parseOffers(const QByteArray &header)
         for (qsizetype i = 1; i < parts.size(); ++i) {
             Parameter parameter;
             const qsizetype equals = parts.at(i).indexOf('=');
-            parameter.name = parts.at(i).left(equals).trimmed().toLower();
+            parameter.name = (equals < 0 ? parts.at(i) : parts.at(i).first(equals)).trimmed().toLower();
             if (equals >= 0) {
                 parameter.hasValue = true;
                 parameter.value = unquote(parts.at(i).mid(equals + 1).trimmed());
