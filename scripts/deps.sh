@@ -9,7 +9,7 @@ SLUICE_BUILD_PACKAGES=(qt6-base-dev qt6-websockets-dev qt6-qpa-plugins libhttp-p
 # The third-party peers the test suites talk to.
 # shellcheck disable=SC2034
 SLUICE_TEST_PACKAGES=(curl python3 python3-websockets chromium openssl apache2-utils xvfb
-                      xauth)
+                      xauth nodejs npm)
 
 # The peers and tools of the benchmark suite (scripts/bench.sh): wrk, nginx,
 # libwebsockets, Node with npm (for the ws package), taskset to pin them and
@@ -25,6 +25,34 @@ SLUICE_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev llvm-14)
 sluice_package_installed()
 {
     [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
+}
+
+# sluice_without_other_node PACKAGE... prints the packages but nodejs and npm
+# when node or npm is a command already: a Node.js from elsewhere
+# (NodeSource) ships its own npm and conflicts with Debian's npm package.
+sluice_without_other_node()
+{
+    local package
+    for package in "$@"; do
+        case "$package" in
+        nodejs) command -v node >/dev/null 2>&1 && continue ;;
+        npm) command -v npm >/dev/null 2>&1 && continue ;;
+        esac
+        printf '%s\n' "$package"
+    done
+}
+
+# sluice_npm_ci installs the npm packages the tests and benchmarks use (Node
+# ws and uWebSockets.js, tests/bench/node) when they are missing or older
+# than the lock file.
+sluice_npm_ci()
+{
+    local dir=tests/bench/node
+    if [[ -f "$dir/node_modules/.package-lock.json" && ! "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
+        return 0
+    fi
+    echo "==> npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund)
 }
 
 # sluice_install_packages PACKAGE... installs those not installed yet; apt's

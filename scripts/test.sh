@@ -22,7 +22,10 @@ for arg in "$@"; do
     esac
 done
 
-sluice_install_packages "${SLUICE_BUILD_PACKAGES[@]}" "${SLUICE_TEST_PACKAGES[@]}"
+mapfile -t packages < <(sluice_without_other_node "${SLUICE_BUILD_PACKAGES[@]}" \
+    "${SLUICE_TEST_PACKAGES[@]}")
+sluice_install_packages "${packages[@]}"
+sluice_npm_ci
 
 status=0
 if ((plain)); then

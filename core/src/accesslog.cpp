@@ -1,5 +1,6 @@
 #include <sluice/accesslog.h>
 #include <sluice/monitor.h>
+#include <sluice/monitorqueue.h>
 
 #include <QtCore/QDateTime>
 #include <QtCore/QJsonDocument>
@@ -132,17 +133,42 @@ AccessLog::AccessLog(Monitor *monitor, Writer writer, QObject *parent)
     : QObject(parent)
     , m_monitor(monitor)
     , m_writer(std::move(writer))
-    , m_droppedSeen(monitor->droppedCount())
 {
-    // Direct, so that the writer runs on the monitor's thread as documented,
-    // wherever this object lives.
-    connect(monitor, &Monitor::eventsPosted, this, &AccessLog::write, Qt::DirectConnection);
+    attach();
 }
 
 AccessLog::~AccessLog() = default;
 
-void AccessLog::write(const QList<MonitorEvent> &events)
+void AccessLog::setLogsTraffic(bool on)
 {
+    if (on == m_traffic)
+        return;
+    m_traffic = on;
+    // The queue's types are fixed: a new one takes (or leaves) the messages.
+    write();
+    attach();
+}
+
+void AccessLog::attach()
+{
+    MonitorQueue::Options options;
+    options.capacity = m_monitor->capacity();
+    options.types = {Type::HttpExchange, Type::WebSocketOpened, Type::WebSocketClosed,
+                     Type::Error};
+    if (m_traffic)
+        options.types.append(Type::WebSocketMessage);
+    // One queued call per batch: the queue calls this when it stops being empty.
+    options.ready = [this] { QMetaObject::invokeMethod(this, &AccessLog::write, Qt::QueuedConnection); };
+    m_queue.reset();
+    m_queue = std::make_unique<MonitorQueue>(m_monitor, options);
+    m_droppedSeen = 0;
+}
+
+void AccessLog::write()
+{
+    if (!m_queue)
+        return;
+    const QList<MonitorEvent> events = m_queue->take();
     if (!m_writer)
         return;
     for (const MonitorEvent &event : events) {
@@ -151,7 +177,7 @@ void AccessLog::write(const QList<MonitorEvent> &events)
             m_writer(line);
     }
     // Dropped events leave holes in the log: say how big, after what is left.
-    const quint64 dropped = m_monitor->droppedCount();
+    const quint64 dropped = m_queue->droppedCount();
     if (dropped <= m_droppedSeen)
         return;
     const quint64 count = dropped - m_droppedSeen;

@@ -104,10 +104,11 @@ qint64 messageBytes(const QueuedMessage &message)
 void postRoomEvent(Monitor *monitor, bool joined, const QString &room, quint64 id,
                    const QString &route, const QString &path, int members)
 {
-    if (!monitor || !monitor->isActive())
+    const auto type = joined ? MonitorEvent::Type::RoomJoined : MonitorEvent::Type::RoomLeft;
+    if (!monitor || !monitor->isActive(type))
         return;
     MonitorEvent event;
-    event.type = joined ? MonitorEvent::Type::RoomJoined : MonitorEvent::Type::RoomLeft;
+    event.type = type;
     event.connectionId = id;
     event.timeUs = MonitorEvent::now();
     event.route = route;

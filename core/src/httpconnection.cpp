@@ -82,7 +82,8 @@ HttpConnection::HttpConnection(QTcpSocket *socket, Worker *worker, quint64 id, c
             onDisconnected();
     });
 
-    if (Monitor *monitor = m_worker->monitor(); monitor->isActive()) {
+    if (Monitor *monitor = m_worker->monitor();
+        monitor->isActive(MonitorEvent::Type::ConnectionOpened)) {
         MonitorEvent event;
         event.type = MonitorEvent::Type::ConnectionOpened;
         event.connectionId = m_id;
@@ -565,7 +566,7 @@ void HttpConnection::abortResponse()
 void HttpConnection::postExchangeEvent(int status)
 {
     Monitor *monitor = m_worker->monitor();
-    if (!monitor->isActive())
+    if (!monitor->isActive(MonitorEvent::Type::HttpExchange))
         return;
     MonitorEvent event;
     event.type = MonitorEvent::Type::HttpExchange;
@@ -646,7 +647,8 @@ void HttpConnection::onDisconnected()
         Q_EMIT connect->aborted();
         connect->deleteLater();
     }
-    if (Monitor *monitor = m_worker->monitor(); monitor->isActive()) {
+    if (Monitor *monitor = m_worker->monitor();
+        monitor->isActive(MonitorEvent::Type::ConnectionClosed)) {
         MonitorEvent event;
         event.type = MonitorEvent::Type::ConnectionClosed;
         event.connectionId = m_id;

@@ -32,18 +32,27 @@ Monitor::~Monitor()
 
 void Monitor::post(MonitorEvent &&event)
 {
-    if (!isActive())
+    if (!isActive(event.type))
         return;
     bool scheduleFlush = false;
     {
         QMutexLocker locker(&m_mutex);
         const bool signalled = m_listeners.load(std::memory_order_relaxed) > 0;
+        const quint32 bit = typeBit(event.type);
+        qsizetype last = -1;
         for (qsizetype i = 0; i < m_queues.size(); ++i) {
+            if (m_queues.at(i)->m_types & bit)
+                last = i;
+        }
+        for (qsizetype i = 0; i <= last; ++i) {
+            MonitorQueue *queue = m_queues.at(i);
+            if (!(queue->m_types & bit))
+                continue;
             // The last taker gets the event itself rather than a copy.
-            if (!signalled && i == m_queues.size() - 1)
-                m_queues.at(i)->push(std::move(event));
+            if (!signalled && i == last)
+                queue->push(std::move(event));
             else
-                m_queues.at(i)->push(event);
+                queue->push(event);
         }
         if (!signalled)
             return;
@@ -67,6 +76,14 @@ void Monitor::post(MonitorEvent &&event)
     } else {
         QMetaObject::invokeMethod(this, &Monitor::flush, Qt::QueuedConnection);
     }
+}
+
+void Monitor::updateQueueTypes()
+{
+    quint32 types = 0;
+    for (const MonitorQueue *queue : std::as_const(m_queues))
+        types |= queue->m_types;
+    m_queueTypes.store(types, std::memory_order_relaxed);
 }
 
 void Monitor::setBatchInterval(int ms)

@@ -5,15 +5,34 @@
 
 namespace sluice {
 
+namespace {
+quint32 typeBits(const QList<MonitorEvent::Type> &types)
+{
+    if (types.isEmpty())
+        return ~0u;
+    quint32 bits = 0;
+    for (const MonitorEvent::Type type : types)
+        bits |= Monitor::typeBit(type);
+    return bits;
+}
+} // namespace
+
 MonitorQueue::MonitorQueue(Monitor *monitor, int capacity, qint64 payloadBudget)
+    : MonitorQueue(monitor, Options {capacity, payloadBudget, {}, {}})
+{
+}
+
+MonitorQueue::MonitorQueue(Monitor *monitor, const Options &options)
     : m_monitor(monitor)
-    , m_capacity(qMax(1, capacity))
-    , m_payloadBudget(qMax<qint64>(0, payloadBudget))
+    , m_capacity(qMax(1, options.capacity))
+    , m_payloadBudget(qMax<qint64>(0, options.payloadBudget))
+    , m_types(typeBits(options.types))
+    , m_ready(options.ready)
 {
     QMutexLocker link(&monitorLinkMutex());
     QMutexLocker locker(&monitor->m_mutex);
     monitor->m_queues.append(this);
-    monitor->m_queueCount.fetch_add(1, std::memory_order_relaxed);
+    monitor->updateQueueTypes();
 }
 
 MonitorQueue::~MonitorQueue()
@@ -23,19 +42,25 @@ MonitorQueue::~MonitorQueue()
         return;
     QMutexLocker locker(&m_monitor->m_mutex);
     m_monitor->m_queues.removeOne(this);
-    m_monitor->m_queueCount.fetch_sub(1, std::memory_order_relaxed);
+    m_monitor->updateQueueTypes();
 }
 
 void MonitorQueue::push(MonitorEvent event)
 {
-    QMutexLocker locker(&m_mutex);
-    const qint64 bytes = event.payload.size();
-    if (m_events.size() >= m_capacity || m_payloadBytes + bytes > m_payloadBudget) {
-        m_dropped.fetch_add(1, std::memory_order_relaxed);
-        return;
+    bool wasEmpty;
+    {
+        QMutexLocker locker(&m_mutex);
+        const qint64 bytes = event.payload.size();
+        if (m_events.size() >= m_capacity || m_payloadBytes + bytes > m_payloadBudget) {
+            m_dropped.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        wasEmpty = m_events.isEmpty();
+        m_payloadBytes += bytes;
+        m_events.append(std::move(event));
     }
-    m_payloadBytes += bytes;
-    m_events.append(std::move(event));
+    if (wasEmpty && m_ready)
+        m_ready();
 }
 
 QList<MonitorEvent> MonitorQueue::take(int maxEvents)

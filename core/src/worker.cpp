@@ -224,9 +224,8 @@ void Worker::handOff(QTcpSocket *socket, std::unique_ptr<WebSocketContext> conte
             = m_engine->accept(socket, std::move(context), upgrade);
     SluiceWebSocketPrivate *raw = d.get();
     const QPointer<WebSocket> socketAlive(startWebSocket(std::move(d)));
-    // Bytes that came with the upgrade go to the handler's slots.
     if (socketAlive && !raw->finished)
-        raw->readEarly();
+        raw->start();
 }
 
 WebSocket *Worker::startWebSocket(std::unique_ptr<WebSocketPrivate> d)
@@ -270,7 +269,7 @@ void Worker::handOffToQt(QTcpSocket *socket, std::unique_ptr<WebSocketContext> c
             const qint64 openedUs = it.value()->openedUs;
             m_pending.erase(it);
             // A handshake Qt refused still ends a connection the monitor saw open.
-            if (m_monitor->isActive()) {
+            if (m_monitor->isActive(MonitorEvent::Type::ConnectionClosed)) {
                 MonitorEvent closed;
                 closed.type = MonitorEvent::Type::ConnectionClosed;
                 closed.connectionId = id;

@@ -6,10 +6,12 @@
 #include <QtCore/QObject>
 
 #include <functional>
+#include <memory>
 
 namespace sluice {
 
 class Monitor;
+class MonitorQueue;
 
 // The access log, written from the monitor's events: one line per HTTP
 // exchange and per WebSocket open and close (with duration, bytes and
@@ -47,15 +49,18 @@ class Monitor;
 // or closeCode, reason / count.
 //
 // Lines are also gated by the logging categories "sluice.access" and
-// "sluice.traffic" (info), so QT_LOGGING_RULES can turn them off. The
-// constructor connects to the monitor, which makes it active.
+// "sluice.traffic" (info), so QT_LOGGING_RULES can turn them off. The log
+// takes the monitor's events through a MonitorQueue of the types it writes:
+// without traffic logging no WebSocket message becomes an event at all. At
+// most Monitor::capacity() events wait to be written; past it the newest
+// are dropped, and a line says how many.
 class SLUICE_CORE_EXPORT AccessLog : public QObject
 {
     Q_OBJECT
 public:
     enum class Format { Text, Json };
     Q_ENUM(Format)
-    // Gets each line, '\n' included, on the monitor's thread.
+    // Gets each line, '\n' included, on the log's thread.
     using Writer = std::function<void(const QByteArray &line)>;
 
     AccessLog(Monitor *monitor, Writer writer, QObject *parent = nullptr);
@@ -65,7 +70,7 @@ public:
     void setFormat(Format format) { m_format = format; }
     // Also log every WebSocket message (control frames included).
     bool logsTraffic() const { return m_traffic; }
-    void setLogsTraffic(bool on) { m_traffic = on; }
+    void setLogsTraffic(bool on);
     // Bytes of each message payload shown in traffic lines.
     int payloadCap() const { return m_payloadCap; }
     void setPayloadCap(int bytes) { m_payloadCap = bytes; }
@@ -74,9 +79,11 @@ public:
     QByteArray formatEvent(const MonitorEvent &event) const;
 
 private:
-    void write(const QList<MonitorEvent> &events);
+    void attach();
+    void write();
 
     Monitor *m_monitor;
+    std::unique_ptr<MonitorQueue> m_queue;
     Writer m_writer;
     Format m_format = Format::Text;
     bool m_traffic = false;

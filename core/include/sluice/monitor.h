@@ -30,8 +30,18 @@ public:
     bool isActive() const
     {
         return m_listeners.load(std::memory_order_relaxed) > 0
-               || m_queueCount.load(std::memory_order_relaxed) > 0;
+               || m_queueTypes.load(std::memory_order_relaxed) != 0;
     }
+    // Whether a listener takes events of type: what a producer asks before
+    // it builds one. A slot connected to eventsPosted() takes every type, a
+    // MonitorQueue those it was made for; so WebSocket messages, for one,
+    // cost nothing while only an access log without traffic listens.
+    bool isActive(MonitorEvent::Type type) const
+    {
+        return m_listeners.load(std::memory_order_relaxed) > 0
+               || (m_queueTypes.load(std::memory_order_relaxed) & typeBit(type));
+    }
+    static constexpr quint32 typeBit(MonitorEvent::Type type) { return 1u << quint8(type); }
     void post(MonitorEvent &&event);
 
     // Both are read by every worker thread as it posts: safe from any thread.
@@ -60,8 +70,9 @@ protected:
 private:
     friend class MonitorQueue;
 
+    void updateQueueTypes(); // with m_mutex held
     std::atomic<int> m_listeners {0};
-    std::atomic<int> m_queueCount {0};
+    std::atomic<quint32> m_queueTypes {0}; // the union of the queues' types
     QList<MonitorQueue *> m_queues; // guarded by m_mutex
     std::atomic<quint64> m_dropped {0};
     std::atomic<int> m_batchInterval {0};

@@ -7,6 +7,7 @@
 #include <QtCore/QMutex>
 
 #include <atomic>
+#include <functional>
 
 namespace sluice {
 
@@ -21,18 +22,32 @@ class Monitor;
 // newest are dropped and counted, so memory stays bounded whatever the load
 // and whatever the message size.
 //
-// The monitor records events while a queue is attached (as while a slot is
-// connected). Constructing attaches, destroying detaches; a queue may
-// outlive its monitor (it then stays empty). take() and droppedCount() are
-// safe from any thread.
+// The monitor records the events of the types a queue takes while it is
+// attached (as while a slot is connected), and no others: a queue for the
+// access log leaves every WebSocket message unmade. Constructing attaches,
+// destroying detaches; a queue may outlive its monitor (it then stays
+// empty). take() and droppedCount() are safe from any thread.
 class SLUICE_CORE_EXPORT MonitorQueue
 {
 public:
     static constexpr int DefaultCapacity = 100000;
     static constexpr qint64 DefaultPayloadBudget = 32 * 1024 * 1024;
 
+    struct Options
+    {
+        int capacity = DefaultCapacity;
+        qint64 payloadBudget = DefaultPayloadBudget;
+        // The event types the queue takes; empty: every type.
+        QList<MonitorEvent::Type> types;
+        // Called on the posting thread when an event arrives in an empty
+        // queue: a consumer that does not poll schedules its take() there,
+        // once per batch.
+        std::function<void()> ready;
+    };
+
     explicit MonitorQueue(Monitor *monitor, int capacity = DefaultCapacity,
                           qint64 payloadBudget = DefaultPayloadBudget);
+    MonitorQueue(Monitor *monitor, const Options &options);
     ~MonitorQueue();
     MonitorQueue(const MonitorQueue &) = delete;
     MonitorQueue &operator=(const MonitorQueue &) = delete;
@@ -53,6 +68,8 @@ private:
     Monitor *m_monitor; // null once the monitor is gone
     const int m_capacity;
     const qint64 m_payloadBudget;
+    quint32 m_types; // Monitor::typeBit()s
+    std::function<void()> m_ready;
     mutable QMutex m_mutex;
     QList<MonitorEvent> m_events;
     qint64 m_payloadBytes = 0;

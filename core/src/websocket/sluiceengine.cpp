@@ -115,8 +115,10 @@ public:
     }
     ~LingeringClose()
     {
-        if (m_socket)
+        if (m_socket) {
+            QObject::disconnect(m_socket, nullptr, m_engine, nullptr);
             m_socket->deleteLater();
+        }
     }
 
     // False when it is done already.
@@ -410,8 +412,13 @@ void SluiceWebSocketPrivate::writeBytes(QByteArrayView bytes)
     writePieces({bytes});
 }
 
-void SluiceWebSocketPrivate::readEarly()
+void SluiceWebSocketPrivate::start()
 {
+    // A client that left during the hand-off raises no signal any more.
+    if (m_socket && m_socket->state() != QAbstractSocket::ConnectedState) {
+        lost(QStringLiteral("connection lost without a close frame"));
+        return;
+    }
     QByteArray early = std::move(m_early);
     if (!early.isEmpty())
         process(early.data(), early.size());
@@ -728,10 +735,13 @@ void SluiceWebSocketPrivate::cut()
 {
     if (finished)
         return;
+#ifdef Q_OS_UNIX
     if (m_fd >= 0) {
         const linger reset {1, 0};
         ::setsockopt(m_fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
-    } else if (m_socket) {
+    }
+#endif
+    if (m_socket) {
         resetOnClose(m_socket);
     }
     m_state = State::Done;
@@ -746,10 +756,12 @@ void SluiceWebSocketPrivate::cut()
 
 void SluiceWebSocketPrivate::closeTransport()
 {
+#ifdef Q_OS_UNIX
     if (m_fd >= 0) {
         m_engine->poller()->remove(m_fd, this);
         ::close(std::exchange(m_fd, -1));
     }
+#endif
     if (m_socket) {
         QObject::disconnect(m_socket, nullptr, m_socket, nullptr);
         m_socket->abort();

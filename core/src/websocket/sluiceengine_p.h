@@ -108,9 +108,9 @@ public:
     bool attach(int fd);
     void attach(QAbstractSocket *socket);
     void writeBytes(QByteArrayView bytes);
-    // Reads the bytes that came with the upgrade request, once the handler
-    // has connected its slots.
-    void readEarly();
+    // Once the handler has connected its slots: reads the bytes that came
+    // with the upgrade request, or ends a connection already gone.
+    void start();
 
     bool isConnected() const override { return m_state == State::Open; }
     qint64 pendingBytes() const override;

@@ -47,7 +47,7 @@ QUrl WebSocketPrivate::requestUrl() const
 
 void WebSocketPrivate::postOpened(const QString &subprotocol)
 {
-    if (!monitor->isActive())
+    if (!monitor->isActive(MonitorEvent::Type::WebSocketOpened))
         return;
     MonitorEvent event;
     event.type = MonitorEvent::Type::WebSocketOpened;
@@ -64,7 +64,7 @@ void WebSocketPrivate::postOpened(const QString &subprotocol)
 void WebSocketPrivate::record(Opcode opcode, Direction direction, const QByteArray &payload)
 {
     count(opcode, direction, payload.size());
-    if (!monitor->isActive())
+    if (!monitor->isActive(MonitorEvent::Type::WebSocketMessage))
         return;
     const qsizetype cap = monitor->payloadCap();
     post(opcode, direction, payload.size(), payload.size() <= cap ? payload : payload.first(cap));
@@ -73,7 +73,7 @@ void WebSocketPrivate::record(Opcode opcode, Direction direction, const QByteArr
 void WebSocketPrivate::record(Opcode opcode, Direction direction, QByteArrayView payload)
 {
     count(opcode, direction, payload.size());
-    if (!monitor->isActive())
+    if (!monitor->isActive(MonitorEvent::Type::WebSocketMessage))
         return;
     const qsizetype kept = qMin<qsizetype>(payload.size(), monitor->payloadCap());
     post(opcode, direction, payload.size(), payload.first(kept).toByteArray());
@@ -189,11 +189,20 @@ void WebSocketPrivate::finish(int code, const QString &reason)
     if (finished)
         return;
     finished = true;
-    if (monitor->isActive()) {
+    postClosed(code, reason);
+    WebSocket *socket = q;
+    guarded([&] { Q_EMIT socket->closed(code, reason); });
+    socket->deleteLater();
+}
+
+void WebSocketPrivate::postClosed(int code, const QString &reason)
+{
+    const qint64 nowUs = MonitorEvent::now();
+    if (monitor->isActive(MonitorEvent::Type::WebSocketClosed)) {
         MonitorEvent event;
         event.type = MonitorEvent::Type::WebSocketClosed;
         event.connectionId = context->id;
-        event.timeUs = MonitorEvent::now();
+        event.timeUs = nowUs;
         event.route = context->route.uri();
         event.target = QString::fromUtf8(context->request.target());
         event.peerAddress = context->request.peerAddress();
@@ -204,20 +213,19 @@ void WebSocketPrivate::finish(int code, const QString &reason)
         event.bytesOut = bytesOut;
         event.messagesIn = messagesIn;
         event.messagesOut = messagesOut;
-        event.durationUs = event.timeUs - openedUs;
+        event.durationUs = nowUs - openedUs;
         monitor->post(std::move(event));
+    }
+    if (monitor->isActive(MonitorEvent::Type::ConnectionClosed)) {
         MonitorEvent closed;
         closed.type = MonitorEvent::Type::ConnectionClosed;
         closed.connectionId = context->id;
-        closed.timeUs = event.timeUs;
-        closed.durationUs = closed.timeUs - context->openedUs;
+        closed.timeUs = nowUs;
+        closed.durationUs = nowUs - context->openedUs;
         closed.bytesIn = bytesIn;
         closed.bytesOut = bytesOut;
         monitor->post(std::move(closed));
     }
-    WebSocket *socket = q;
-    guarded([&] { Q_EMIT socket->closed(code, reason); });
-    socket->deleteLater();
 }
 
 // --- WebSocket ----------------------------------------------------------

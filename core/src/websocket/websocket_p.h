@@ -95,6 +95,7 @@ public:
     void checkTimeouts(qint64 nowMs, const Limits &limits);
     // The connection ended: tells the monitor and the handler, and deletes q.
     void finish(int code, const QString &reason);
+    void postClosed(int code, const QString &reason);
     // Runs a handler's slots: an exception closes the socket with 1011
     // instead of unwinding through the event loop. False once q is gone.
     template<typename Emit>
