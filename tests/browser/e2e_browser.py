@@ -5,6 +5,9 @@ Starts the sluice example server on a free loopback port and Debian's headless
 Chromium, and drives Chromium over the DevTools protocol (python3-websockets,
 asyncio API) through the demo pages: the seed's ws:/contentType client, a chat
 room shared by two pages and ignored by a third, the echo page and the index.
+Every socket the pages open must negotiate permessage-deflate (the default
+config compresses its ws: routes), and two sockets in one page must still talk
+through a chat room and echo text and binary either side of the threshold.
 
 Usage: e2e_browser.py PATH_TO_SLUICE
 Prints PASS/FAIL per check and "N passed, M failed" last; exits non-zero on any
@@ -329,6 +332,100 @@ async def check_index(devtools, base):
     return page
 
 
+# Two sockets in one page on ws:/chat/deflate, then echoes on ws:/echo at
+# sizes either side of the server's 64-byte threshold: what each socket
+# negotiated and whether every message arrived as sent.
+DEFLATE_SCRIPT = r"""
+(async () => {
+  const base = "ws://" + location.host;
+  const open = (path) => new Promise((resolve, reject) => {
+    const socket = new WebSocket(base + path);
+    socket.binaryType = "arraybuffer";
+    socket.onopen = () => resolve(socket);
+    socket.onerror = () => reject(new Error("WebSocket error on " + path));
+  });
+  const next = (socket) => Promise.race([
+    new Promise((resolve) => { socket.onmessage = (event) => resolve(event.data); }),
+    new Promise((resolve) => setTimeout(() => resolve(null), 5000))]);
+  const sameBytes = (data, bytes) => data instanceof ArrayBuffer
+      && data.byteLength === bytes.length
+      && new Uint8Array(data).every((b, i) => b === bytes[i]);
+  const problems = [];
+  const x = await open("/chat/deflate"), y = await open("/chat/deflate");
+  // The 101 may leave before the member is in the room.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const json = JSON.stringify({ rows: Array.from({ length: 400 }, (_, i) =>
+      ({ id: i, name: "sensor-" + (i % 10), status: "ok" })) });
+  let arrived = next(y);
+  x.send(json);
+  if (await arrived !== json)
+    problems.push("chat: y did not get x's " + json.length + "-byte JSON");
+  const bytes = Uint8Array.from({ length: 20000 }, (_, i) => i % 7);
+  arrived = next(x);
+  y.send(bytes);
+  if (!sameBytes(await arrived, bytes))
+    problems.push("chat: x did not get y's 20000 binary bytes");
+  const echo = await open("/echo");
+  for (const size of [0, 1, 63, 64, 65, 1000, 65536]) {
+    const text = "abcdefghij".repeat(size / 10 + 1).slice(0, size);
+    arrived = next(echo);
+    echo.send(text);
+    if (await arrived !== text)
+      problems.push("echo: text of " + size + " bytes");
+    const binary = Uint8Array.from({ length: size }, (_, i) => (i * 31) % 256);
+    arrived = next(echo);
+    echo.send(binary);
+    if (!sameBytes(await arrived, binary))
+      problems.push("echo: binary of " + size + " bytes");
+  }
+  const result = { chat: [x.extensions, y.extensions], echo: echo.extensions, problems };
+  x.close(); y.close(); echo.close();
+  return result;
+})()
+"""
+
+
+async def check_deflate(devtools, base, pages):
+    """The browser's sockets negotiate permessage-deflate with the default
+    config's ws: routes ("compression": true), and messages still work."""
+    wanted = "permessage-deflate"
+    contenttype = pages.get("contenttype")
+    name = "contenttype.html: the seed's socket negotiated permessage-deflate and still answers"
+    if contenttype is None:
+        report(name, False, "no contenttype page (its check failed)")
+    else:
+        extensions = await contenttype.evaluate("ws ? ws.extensions : null")
+        css_type = mime_type_for("css")
+        await contenttype.evaluate("document.getElementById('extension').value = 'css';"
+                                   "document.getElementById('send').click();")
+        reply = await contenttype.wait_for("document.getElementById('reply').textContent",
+                                           css_type)
+        report(name, wanted in (extensions or "") and reply == css_type,
+               "ws.extensions %r, css -> %r" % (extensions, reply))
+
+    name = "chat.html: the pages' sockets negotiated permessage-deflate"
+    chat = pages.get("chat")
+    if chat is None:
+        report(name, False, "no chat pages (their check failed)")
+    else:
+        # chat[1] closed its tab; a and c are still open, each with its socket.
+        values = [await page.evaluate("ws.extensions") for page in (chat[0], chat[2])]
+        report(name, all(wanted in (value or "") for value in values),
+               "ws.extensions %r" % values)
+
+    name = ("two sockets in one page talk over ws:/chat/deflate (JSON and binary) and ws:/echo "
+            "echoes text and binary of 0 to 65536 bytes, all with permessage-deflate")
+    page = await Page.open(devtools)
+    await page.navigate(base + "index.html")
+    result = await page.evaluate(DEFLATE_SCRIPT)
+    negotiated = result["chat"] + [result["echo"]]
+    problems = list(result["problems"])
+    if not all(wanted in (value or "") for value in negotiated):
+        problems.append("ws.extensions %r" % negotiated)
+    report(name, not problems, "; ".join(problems) or "ws.extensions %r" % negotiated[0])
+    return page
+
+
 def check_pages_clean(pages, base):
     origin_ws = "ws://" + base[len("http://"):]
     outside, thrown = [], []
@@ -429,6 +526,10 @@ async def run(binary, state):
                 pages[key] = await check(devtools, base)
             except Exception as error:  # one broken check must not hide the others
                 report(check.__name__, False, "%s: %s" % (type(error).__name__, error))
+        try:
+            pages["deflate"] = await check_deflate(devtools, base, pages)
+        except Exception as error:  # one broken check must not hide the others
+            report("check_deflate", False, "%s: %s" % (type(error).__name__, error))
         flat = []
         for opened in pages.values():
             flat += list(opened) if isinstance(opened, tuple) else [opened]

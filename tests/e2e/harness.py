@@ -13,6 +13,7 @@ script being run), whatever the working directory.
 """
 
 import asyncio
+import json
 import os
 import re
 import select
@@ -104,6 +105,44 @@ class Server:
     def __exit__(self, *exc):
         self.stop()
         return False
+
+
+class SluiceApp(Server):
+    """`sluice --headless` on 127.0.0.1, port 0, its log in tmp: Server, except
+    that the app's first line on stdout is "Listening on http://HOST:PORT/".
+    config, when given, is a dict written to a file for --config."""
+
+    def __init__(self, binary, tmp, name, config=None, env=None, extra_args=()):
+        args = [binary, "--headless", "--bind", "127.0.0.1", "--port", "0",
+                "--log", os.path.join(tmp, name + ".log")] + list(extra_args)
+        if config is not None:
+            path = os.path.join(tmp, name + ".json")
+            with open(path, "w") as f:
+                json.dump(config, f, indent=2)
+            args += ["--config", path]
+        self.name = name
+        self.log_path = os.path.join(tmp, name + ".stderr")
+        self.log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log,
+                                        stdin=subprocess.DEVNULL, env=env)
+        text = self._read_line(time.monotonic() + STARTUP_SECONDS)
+        match = re.fullmatch(r"Listening on http://127\.0\.0\.1:(\d+)/", text)
+        if not match:
+            detail = "got %r, exit %r" % (text, self.process.poll())
+            self.stop()
+            detail += ", stderr %r" % read_file(self.log_path)[-500:]
+            raise RuntimeError("sluice (%s) did not start (%s)" % (name, detail))
+        self.port = int(match.group(1))
+        print("# %s: sluice on port %d (pid %d)" % (name, self.port, self.pid), flush=True)
+
+    def url(self, path):
+        return "ws://127.0.0.1:%d%s" % (self.port, path)
+
+    def memory_kib(self):
+        """(VmRSS, VmHWM) of the server in KiB."""
+        with open("/proc/%d/status" % self.pid) as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+        return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
 class Checks:
