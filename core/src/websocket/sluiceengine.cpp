@@ -11,6 +11,8 @@
 #include <QtNetwork/QSslSocket>
 #include <QtNetwork/QTcpSocket>
 
+#include <cstring>
+
 #ifdef Q_OS_UNIX
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -27,9 +29,6 @@ using Direction = MonitorEvent::Direction;
 
 namespace {
 
-// Answers gathered while one batch of input is processed, at most; larger
-// ones go out on their own rather than be copied.
-constexpr qsizetype CorkBytes = 16 * 1024;
 // A closed connection's last bytes and the client's FIN are waited for at
 // least this long, even with Limits::webSocketCloseTimeoutMs off.
 constexpr qint64 MinLingerMs = 1000;
@@ -70,6 +69,10 @@ qint64 sendTo(int fd, std::initializer_list<QByteArrayView> pieces)
 
 void appendPieces(QByteArray *out, std::initializer_list<QByteArrayView> pieces, qint64 skip)
 {
+    qsizetype total = -skip;
+    for (const QByteArrayView &piece : pieces)
+        total += piece.size();
+    out->reserve(out->size() + total);
     for (const QByteArrayView &piece : pieces) {
         if (skip >= piece.size()) {
             skip -= piece.size();
@@ -232,6 +235,7 @@ SluiceEngine::SluiceEngine(QObject *parent)
     : QObject(parent)
     , m_poller(new SocketPoller(this))
     , m_readBuffer(new char[ReadBufferBytes])
+    , m_cork(new char[CorkBytes])
 {
 }
 
@@ -299,13 +303,21 @@ bool SluiceEngine::cork(const SluiceWebSocketPrivate *owner)
     return true;
 }
 
+bool SluiceEngine::addToCork(std::initializer_list<QByteArrayView> pieces, qsizetype total)
+{
+    if (m_corkSize + total > CorkBytes)
+        return false;
+    for (const QByteArrayView &piece : pieces) {
+        std::memcpy(m_cork.get() + m_corkSize, piece.data(), size_t(piece.size()));
+        m_corkSize += piece.size();
+    }
+    return true;
+}
+
 void SluiceEngine::uncork()
 {
     m_corkOwner = nullptr;
-    m_cork.clear();
-    // A burst of large answers should not pin a large buffer.
-    if (m_cork.capacity() > 4 * CorkBytes)
-        m_cork = QByteArray();
+    m_corkSize = 0;
 }
 
 void SluiceEngine::linger(int fd, QByteArray unsent, qint64 deadlineMs)
@@ -428,7 +440,7 @@ qint64 SluiceWebSocketPrivate::pendingBytes() const
 {
     qint64 pending = m_out.size() - m_outOffset;
     if (m_engine->isCorkedBy(this))
-        pending += m_engine->corkBuffer().size();
+        pending += m_engine->corkedBytes();
     if (m_socket)
         pending += unsentBytes(m_socket, m_tls);
     return pending;
@@ -438,10 +450,10 @@ qint64 SluiceWebSocketPrivate::pendingBytes() const
 
 void SluiceWebSocketPrivate::socketReady(quint32 events)
 {
-    const QPointer<WebSocket> alive(q);
     if (SocketPoller::isWritable(events) && m_writeWatched) {
+        const DeletionGuard guard(this);
         flushOut();
-        if (!alive || m_fd < 0)
+        if (guard.isDeleted() || m_fd < 0)
             return;
     }
     if (SocketPoller::isReadable(events))
@@ -452,14 +464,14 @@ void SluiceWebSocketPrivate::readDescriptor()
 {
 #ifdef Q_OS_UNIX
     char *buffer = m_engine->readBuffer();
-    const QPointer<WebSocket> alive(q);
+    const DeletionGuard guard(this);
     // A few buffers a turn at most, so that one busy client cannot starve
     // the others; level-triggered polling brings it back for the rest.
     for (int round = 0; round < 4 && m_fd >= 0; ++round) {
         const ssize_t got = ::recv(m_fd, buffer, size_t(SluiceEngine::ReadBufferBytes), 0);
         if (got > 0) {
             process(buffer, qsizetype(got));
-            if (!alive || got < SluiceEngine::ReadBufferBytes)
+            if (guard.isDeleted() || got < SluiceEngine::ReadBufferBytes)
                 return;
             continue;
         }
@@ -476,8 +488,8 @@ void SluiceWebSocketPrivate::readDescriptor()
 void SluiceWebSocketPrivate::readSocket()
 {
     char *buffer = m_engine->readBuffer();
-    const QPointer<WebSocket> alive(q);
-    while (alive && m_socket && m_socket->bytesAvailable() > 0) {
+    const DeletionGuard guard(this);
+    while (!guard.isDeleted() && m_socket && m_socket->bytesAvailable() > 0) {
         const qint64 got = m_socket->read(buffer, SluiceEngine::ReadBufferBytes);
         if (got <= 0)
             return;
@@ -488,12 +500,12 @@ void SluiceWebSocketPrivate::readSocket()
 void SluiceWebSocketPrivate::process(char *data, qsizetype size)
 {
     heard = true;
-    const QPointer<WebSocket> alive(q);
+    const DeletionGuard guard(this);
     const bool corked = m_fd >= 0 && m_engine->cork(this);
     m_reader.feed(data, size, *this);
     if (!corked)
         return;
-    if (!alive) {
+    if (guard.isDeleted()) {
         // Deleted by a slot: whatever it had corked is dropped with it.
         m_engine->uncork();
         return;
@@ -624,12 +636,8 @@ void SluiceWebSocketPrivate::writePieces(std::initializer_list<QByteArrayView> p
     if (m_fd < 0 || m_writeFailed)
         return;
     if (m_engine->isCorkedBy(this)) {
-        QByteArray &cork = m_engine->corkBuffer();
-        const qsizetype total = totalSize(pieces);
-        if (cork.size() + total <= CorkBytes) {
-            appendPieces(&cork, pieces, 0);
+        if (m_engine->addToCork(pieces, totalSize(pieces)))
             return;
-        }
         // Too much to copy: what is corked goes first, then this on its own.
         takeCork();
         m_engine->cork(this);
@@ -657,7 +665,7 @@ void SluiceWebSocketPrivate::sendPieces(std::initializer_list<QByteArrayView> pi
 
 void SluiceWebSocketPrivate::takeCork()
 {
-    QByteArray &cork = m_engine->corkBuffer();
+    const QByteArrayView cork = m_engine->corked();
     if (!cork.isEmpty() && m_fd >= 0 && !m_writeFailed)
         sendPieces({cork});
     m_engine->uncork();

@@ -68,10 +68,16 @@ public:
     static constexpr qsizetype ReadBufferBytes = 64 * 1024;
     // A scratch buffer for compressed messages on their way out.
     QByteArray &compressBuffer() { return m_compressBuffer; }
-    // The cork: answers written while owner's input is processed.
+    // The cork: answers written while owner's input is processed, copied
+    // into one buffer of CorkBytes (plain memory: QByteArray's appends cost
+    // more than the copies).
+    static constexpr qsizetype CorkBytes = 16 * 1024;
     bool cork(const SluiceWebSocketPrivate *owner);
     bool isCorkedBy(const SluiceWebSocketPrivate *owner) const { return m_corkOwner == owner; }
-    QByteArray &corkBuffer() { return m_cork; }
+    qsizetype corkedBytes() const { return m_corkSize; }
+    QByteArrayView corked() const { return QByteArrayView(m_cork.get(), m_corkSize); }
+    // Appends pieces when they fit; false when they do not.
+    bool addToCork(std::initializer_list<QByteArrayView> pieces, qsizetype total);
     void uncork();
     void linger(int fd, QByteArray unsent, qint64 deadlineMs);
     void linger(QAbstractSocket *socket, qint64 deadlineMs);
@@ -82,7 +88,8 @@ private:
     DeflateStreams m_deflate;
     std::unique_ptr<char[]> m_readBuffer;
     QByteArray m_compressBuffer;
-    QByteArray m_cork;
+    std::unique_ptr<char[]> m_cork;
+    qsizetype m_corkSize = 0;
     const SluiceWebSocketPrivate *m_corkOwner = nullptr;
     std::list<std::unique_ptr<LingeringClose>> m_lingering;
 };

@@ -23,7 +23,11 @@ WebSocketPrivate::WebSocketPrivate(std::unique_ptr<WebSocketContext> context, Mo
 {
 }
 
-WebSocketPrivate::~WebSocketPrivate() = default;
+WebSocketPrivate::~WebSocketPrivate()
+{
+    if (deletedFlag)
+        *deletedFlag = true;
+}
 
 WebSocket *WebSocketPrivate::create(std::unique_ptr<WebSocketPrivate> d, QObject *parent)
 {

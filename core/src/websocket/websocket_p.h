@@ -40,6 +40,8 @@ struct WebSocketContext
 
 // The state of a WebSocket that does not depend on the engine under it
 // (Sluice's own, or QtWebSockets'), and what an engine provides.
+class DeletionGuard;
+
 class WebSocketPrivate
 {
 public:
@@ -119,27 +121,63 @@ public:
     // Why the server cut the connection, reported with 1006.
     QString cutReason;
     WebSocket::OverflowPolicy overflowPolicy = WebSocket::OverflowPolicy::Close;
+    // Set while a DeletionGuard watches; the destructor sets what it points to.
+    bool *deletedFlag = nullptr;
     bool heard = false; // since the last sweep
     bool overflowed = false;
     bool finished = false;
 };
 
+// Says whether the WebSocketPrivate it watches (and its WebSocket) was
+// deleted meanwhile, by a slot that deleted the socket: a QPointer's
+// allocation and atomics, per message, for a bool on the stack. (GCC 12
+// takes the flag's address, handed back in the destructor, for a dangling
+// pointer.)
+QT_WARNING_PUSH
+#if defined(Q_CC_GNU_ONLY) && Q_CC_GNU_ONLY >= 1200
+QT_WARNING_DISABLE_GCC("-Wdangling-pointer")
+#endif
+class DeletionGuard
+{
+public:
+    explicit DeletionGuard(WebSocketPrivate *d)
+        : m_d(d)
+        , m_outer(std::exchange(d->deletedFlag, &m_deleted))
+    {
+    }
+    ~DeletionGuard()
+    {
+        if (!m_deleted)
+            m_d->deletedFlag = m_outer;
+        else if (m_outer)
+            *m_outer = true;
+    }
+    Q_DISABLE_COPY_MOVE(DeletionGuard)
+    bool isDeleted() const { return m_deleted; }
+
+private:
+    WebSocketPrivate *m_d;
+    bool *m_outer;
+    bool m_deleted = false;
+};
+QT_WARNING_POP
+
 template<typename Emit>
 bool WebSocketPrivate::guarded(Emit &&emitSignal)
 {
-    const QPointer<WebSocket> alive(q);
+    const DeletionGuard guard(this);
     // Copied inside the catch: the exception (and its what()) ends with it.
     QByteArray what;
     try {
         emitSignal();
-        return !alive.isNull();
+        return !guard.isDeleted();
     } catch (const std::exception &e) {
         what = QByteArray(": ") + e.what();
     } catch (...) { }
-    if (alive.isNull())
+    if (guard.isDeleted())
         return false;
     failHandler(what);
-    return !alive.isNull();
+    return !guard.isDeleted();
 }
 
 } // namespace sluice
