@@ -48,7 +48,10 @@ sluice_without_other_node()
 sluice_npm_ci()
 {
     local dir=tests/bench/node
-    if [[ -f "$dir/node_modules/.package-lock.json" && ! "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
+    # npm keeps a copy of the lock file it installed from: a newer lock file
+    # (a package added or upgraded) means node_modules is stale.
+    if [[ -f "$dir/node_modules/.package-lock.json"
+          && ! "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
         return 0
     fi
     echo "==> npm ci in $dir"

@@ -22,8 +22,9 @@ for arg in "$@"; do
     esac
 done
 
+# The benchmark peers too: CTest runs a smoke run of the benchmark suite.
 mapfile -t packages < <(sluice_without_other_node "${SLUICE_BUILD_PACKAGES[@]}" \
-    "${SLUICE_TEST_PACKAGES[@]}")
+    "${SLUICE_TEST_PACKAGES[@]}" "${SLUICE_BENCH_PACKAGES[@]}")
 sluice_install_packages "${packages[@]}"
 sluice_npm_ci
 

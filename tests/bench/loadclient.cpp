@@ -21,6 +21,15 @@
 // the memory benchmark measures the server's RSS meanwhile. --bind-range
 // spreads the connections over several source addresses, so that a server's
 // per-address connection cap does not refuse them.
+//
+// --trace FILE sends real messages (one per line of the file, in turn)
+// instead of generated ones. --deflate offers permessage-deflate (RFC 7692)
+// as browsers do; when the server agrees, every message goes out compressed
+// (each trace message compressed once up front: without context takeover,
+// which a client may always use, a message compresses the same whatever
+// came before it) and every compressed echo is inflated before it is
+// checked. The bytes of the data frames both ways are counted, so that the
+// runner can report what compression saves on the wire.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -43,9 +52,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <zlib.h>
 
 namespace {
 
@@ -293,6 +305,8 @@ struct Options
     bool idle = false; // --mode idle
     double hold = 10; // how long --mode idle holds the connections
     bool binary = false; // --message binary
+    bool deflate = false; // --deflate: offer permessage-deflate
+    std::string trace; // --trace FILE: the messages to send, one per line
     int serverPid = 0; // whose CPU time to read over the window; 0: none
     // Source addresses (IPv4, host order), used round-robin; empty: any.
     uint32_t bindFirst = 0;
@@ -309,9 +323,9 @@ struct Options
                  "         [--duration S] [--warmup S] [--drain-timeout S] [--tick-ms MS]\n"
                  "         [--message text|binary] [--server-pid PID]\n"
                  "         [--bind-range FIRST_IPV4-LAST_IPV4] [--connect-timeout S]\n"
-                 "         [--connect-batch N]\n"
+                 "         [--connect-batch N] [--trace FILE] [--deflate (needs --trace)]\n"
                  "       sluice-loadclient --mode idle --url ... --connections N --hold S\n"
-                 "         [--bind-range FIRST_IPV4-LAST_IPV4]\n");
+                 "         [--bind-range FIRST_IPV4-LAST_IPV4] [--deflate]\n");
     std::exit(2);
 }
 
@@ -379,6 +393,10 @@ Options parseOptions(int argc, char **argv)
         const std::string arg = argv[i];
         if (arg == "-h" || arg == "--help")
             usage(nullptr);
+        if (arg == "--deflate") {
+            options.deflate = true;
+            continue;
+        }
         if (i + 1 >= argc)
             usage(("missing value for " + arg).c_str());
         const char *value = argv[++i];
@@ -421,12 +439,20 @@ Options parseOptions(int argc, char **argv)
         } else if (arg == "--bind-range") {
             if (!parseBindRange(value, options))
                 usage("--bind-range must look like 127.0.0.2-127.0.0.41");
+        } else if (arg == "--trace") {
+            options.trace = value;
         } else {
             usage(("unknown option " + arg).c_str());
         }
     }
     if (!haveUrl)
         usage("--url is required");
+    // Compressing generated payloads would cost the client a deflate per
+    // message; a trace is compressed once.
+    if (options.deflate && !options.idle && options.trace.empty())
+        usage("--deflate sends --trace messages: give a trace file");
+    if (!options.trace.empty() && options.binary)
+        usage("--trace messages are text");
     return options;
 }
 
@@ -487,6 +513,173 @@ private:
     int m_size;
     int m_head;
     std::string m_fillings[16];
+};
+
+// ------------------------------------------------------ permessage-deflate
+
+// RFC 7692 7.2.1: a compressed message is what a sync flush ends with these
+// four bytes, stripped by the sender and put back by the receiver.
+constexpr unsigned char SyncTail[4] = {0x00, 0x00, 0xff, 0xff};
+constexpr int MaxWindowBits = 15;
+// Past this an echo is not one of ours.
+constexpr size_t MaxInflatedBytes = size_t(64) << 20;
+
+struct InflaterDeleter
+{
+    void operator()(z_stream *stream) const
+    {
+        inflateEnd(stream);
+        delete stream;
+    }
+};
+using Inflater = std::unique_ptr<z_stream, InflaterDeleter>;
+
+// A raw inflater with the largest window: it reads any smaller one too.
+Inflater newInflater()
+{
+    Inflater stream(new z_stream());
+    if (inflateInit2(stream.get(), -MaxWindowBits) != Z_OK)
+        return nullptr;
+    return stream;
+}
+
+// text compressed on its own (a fresh stream: no context taken over), as a
+// browser does: zlib's default level and memory, a sync flush, the tail
+// stripped.
+std::string deflateMessage(z_stream *stream, const std::string &text)
+{
+    deflateReset(stream);
+    std::string out(deflateBound(stream, uLong(text.size())) + 16, '\0');
+    stream->next_in = reinterpret_cast<Bytef *>(const_cast<char *>(text.data()));
+    stream->avail_in = uInt(text.size());
+    stream->next_out = reinterpret_cast<Bytef *>(out.data());
+    stream->avail_out = uInt(out.size());
+    const int status = deflate(stream, Z_SYNC_FLUSH);
+    const size_t used = out.size() - stream->avail_out;
+    if (status != Z_OK || stream->avail_in != 0 || used < 4
+        || std::memcmp(out.data() + used - 4, SyncTail, 4) != 0)
+        return std::string();
+    out.resize(used - 4);
+    return out;
+}
+
+// What the server's Sec-WebSocket-Extensions answer agreed to.
+struct DeflateTerms
+{
+    bool serverNoContextTakeover = false;
+    int clientWindowBits = MaxWindowBits;
+};
+
+std::string trimmed(const std::string &text)
+{
+    const size_t first = text.find_first_not_of(" \t");
+    if (first == std::string::npos)
+        return std::string();
+    return text.substr(first, text.find_last_not_of(" \t") - first + 1);
+}
+
+// "permessage-deflate; server_no_context_takeover; client_max_window_bits=10":
+// false with error set when it is not an answer to our offer (another
+// extension, an unknown or bad parameter), as a browser fails the connection.
+bool parseDeflateAnswer(const std::string &value, DeflateTerms &terms, std::string &error)
+{
+    std::vector<std::string> parts;
+    for (size_t start = 0;;) {
+        const size_t semicolon = value.find(';', start);
+        parts.push_back(trimmed(value.substr(start, semicolon - start)));
+        if (semicolon == std::string::npos)
+            break;
+        start = semicolon + 1;
+    }
+    std::string name = parts[0];
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return char(std::tolower(c)); });
+    if (name != "permessage-deflate") {
+        error = "the server agreed to an extension not offered: " + value;
+        return false;
+    }
+    for (size_t i = 1; i < parts.size(); ++i) {
+        const size_t equals = parts[i].find('=');
+        const std::string key = trimmed(parts[i].substr(0, equals));
+        std::string bits = equals == std::string::npos ? "" : trimmed(parts[i].substr(equals + 1));
+        if (bits.size() >= 2 && bits.front() == '"' && bits.back() == '"')
+            bits = bits.substr(1, bits.size() - 2);
+        const int number = bits.empty() ? 0 : std::atoi(bits.c_str());
+        if (key == "server_no_context_takeover" && equals == std::string::npos) {
+            terms.serverNoContextTakeover = true;
+        } else if (key == "client_no_context_takeover" && equals == std::string::npos) {
+            // Ours is never taken over anyway.
+        } else if ((key == "server_max_window_bits" || key == "client_max_window_bits")
+                   && number >= 8 && number <= MaxWindowBits) {
+            if (key == "client_max_window_bits")
+                terms.clientWindowBits = number;
+        } else {
+            error = "bad permessage-deflate parameter in the answer: " + parts[i];
+            return false;
+        }
+    }
+    return true;
+}
+
+// --trace: the messages of a file, one per line, sent in turn; compressed
+// once per client window size that servers ask for.
+class Trace
+{
+public:
+    bool load(const std::string &path, std::string &error)
+    {
+        FILE *file = std::fopen(path.c_str(), "r");
+        if (!file) {
+            error = path + ": " + std::strerror(errno);
+            return false;
+        }
+        char *line = nullptr;
+        size_t capacity = 0;
+        ssize_t n;
+        while ((n = getline(&line, &capacity, file)) > 0) {
+            std::string message(line, size_t(n));
+            while (!message.empty() && (message.back() == '\n' || message.back() == '\r'))
+                message.pop_back();
+            if (!message.empty())
+                m_messages.push_back(std::move(message));
+        }
+        std::free(line);
+        std::fclose(file);
+        if (m_messages.empty())
+            error = path + ": no message in it";
+        return !m_messages.empty();
+    }
+    size_t count() const { return m_messages.size(); }
+    const std::string &message(size_t index) const { return m_messages[index]; }
+
+    // Every message compressed with a 2^bits window (zlib's smallest raw
+    // window is 2^9, whose matches never reach back 256 bytes: it suits 8
+    // too); null when zlib fails.
+    const std::vector<std::string> *compressed(int bits)
+    {
+        bits = std::max(9, bits);
+        auto it = m_compressed.find(bits);
+        if (it != m_compressed.end())
+            return &it->second;
+        z_stream stream {};
+        if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -bits, 8, Z_DEFAULT_STRATEGY)
+            != Z_OK)
+            return nullptr;
+        std::vector<std::string> out;
+        for (const std::string &message : m_messages) {
+            out.push_back(deflateMessage(&stream, message));
+            if (out.back().empty())
+                break;
+        }
+        deflateEnd(&stream);
+        if (out.size() != m_messages.size() || out.back().empty())
+            return nullptr;
+        return &m_compressed.emplace(bits, std::move(out)).first->second;
+    }
+
+private:
+    std::vector<std::string> m_messages;
+    std::map<int, std::vector<std::string>> m_compressed; // by window bits
 };
 
 // XORs data with the frame's 4-byte masking key, 8 bytes at a time (the
@@ -578,6 +771,16 @@ struct Connection
     // A message split over continuation frames.
     std::string fragments;
     bool inFragments = false;
+    // permessage-deflate, when the server agreed to it: the trace as this
+    // connection's window compresses it, and whether the message coming in
+    // is compressed (RSV1 on its first frame).
+    bool deflate = false;
+    DeflateTerms terms;
+    const std::vector<std::string> *compressedTrace = nullptr;
+    bool compressedMessage = false;
+    // The server's compression context, kept across messages: only when
+    // it takes its context over (made on the first compressed echo).
+    Inflater inflater;
 };
 
 struct Stats
@@ -586,6 +789,12 @@ struct Stats
     uint64_t received = 0;
     uint64_t errors = 0;
     uint64_t lost = 0;
+    // Over the measured window: data frame bytes on the wire (heads and
+    // masks included) and message bytes before compression.
+    uint64_t wireOut = 0;
+    uint64_t wireIn = 0;
+    uint64_t payloadOut = 0;
+    uint64_t payloadIn = 0;
     Histogram rtt;
     std::string firstError;
 };
@@ -600,6 +809,7 @@ public:
         m_random.state = uint32_t(nowNs()) | 1;
     }
 
+    bool prepare();
     bool connectAll();
     int run();
     int hold();
@@ -613,18 +823,36 @@ private:
     void flush(Connection &connection);
     void readable(Connection &connection, int64_t now);
     bool parseFrames(Connection &connection, int64_t now);
+    bool agreeDeflate(const std::string &answer, Connection &connection, std::string &error);
+    void onFrames(Connection &connection, const char *payload, size_t length, int64_t now);
+    bool inflateMessage(Connection &connection, const char *data, size_t length);
     void onMessage(Connection &connection, const char *payload, size_t length, int64_t now);
+    bool echoMatches(const Connection &connection, uint64_t sequence, const char *payload,
+                     size_t length) const;
+    size_t traceIndex(const Connection &connection, uint64_t sequence) const;
     void queueControl(Connection &connection, uint8_t opcode, const char *payload, size_t length);
     void fail(Connection &connection, const std::string &message);
     void closeQuietly(Connection &connection);
     void closeAll();
     void updateInterest(Connection &connection);
     void printResult(double durationS);
+    std::string extensionJson() const;
     void startWindow();
     void endWindow();
 
     Options m_options;
     Payloads m_payloads;
+    Trace m_trace;
+    bool m_useTrace = false;
+    // Inflates the echoes of servers that do not take their context over,
+    // reset for each message; the output buffer grows and is reused.
+    Inflater m_sharedInflater;
+    std::vector<char> m_inflated;
+    size_t m_inflatedSize = 0;
+    // The first Sec-WebSocket-Extensions answer, and how many connections
+    // agreed to permessage-deflate.
+    std::string m_extension;
+    size_t m_deflateConnections = 0;
     Random m_random {};
     std::vector<std::unique_ptr<Connection>> m_connections;
     int m_epoll = -1;
@@ -689,7 +917,12 @@ std::string LoadClient::sendHandshake(int fd, std::string &error)
     const std::string request
             = "GET " + m_options.path + " HTTP/1.1\r\nHost: " + hostHeader
               + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key
-              + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+              + "\r\nSec-WebSocket-Version: 13\r\n"
+              // What browsers offer: a client window the server may shrink.
+              + (m_options.deflate ? "Sec-WebSocket-Extensions: permessage-deflate; "
+                                     "client_max_window_bits\r\n"
+                                   : "")
+              + "\r\n";
     for (size_t done = 0; done < request.size();) {
         const ssize_t n = ::send(fd, request.data() + done, request.size() - done, MSG_NOSIGNAL);
         if (n <= 0) {
@@ -699,6 +932,44 @@ std::string LoadClient::sendHandshake(int fd, std::string &error)
         done += size_t(n);
     }
     return key;
+}
+
+// The value of the header name (lower case) in a response head whose
+// lower-case copy is lower; false when it is not there.
+bool headerValue(const std::string &head, const std::string &lower, const std::string &name,
+                 std::string &value)
+{
+    const std::string field = "\r\n" + name + ":";
+    const size_t at = lower.find(field);
+    if (at == std::string::npos)
+        return false;
+    const size_t valueStart = head.find_first_not_of(" \t", at + field.size());
+    const size_t valueEnd = head.find("\r\n", valueStart);
+    value = trimmed(head.substr(valueStart, valueEnd - valueStart));
+    return true;
+}
+
+// The server's Sec-WebSocket-Extensions answer: permessage-deflate on this
+// connection, with the trace compressed for the window it allows.
+bool LoadClient::agreeDeflate(const std::string &answer, Connection &connection, std::string &error)
+{
+    if (!m_options.deflate) {
+        error = "the server agreed to an extension nobody offered: " + answer;
+        return false;
+    }
+    if (!parseDeflateAnswer(answer, connection.terms, error))
+        return false;
+    if (m_useTrace) {
+        connection.compressedTrace = m_trace.compressed(connection.terms.clientWindowBits);
+        if (!connection.compressedTrace) {
+            error = "zlib could not compress the trace";
+            return false;
+        }
+    }
+    connection.deflate = true;
+    if (m_deflateConnections++ == 0)
+        m_extension = answer;
+    return true;
 }
 
 // Reads and checks the 101 response to the request sent with key.
@@ -730,28 +1001,48 @@ bool LoadClient::readHandshake(int fd, const std::string &key, Connection &conne
     std::string lower = head;
     std::transform(lower.begin(), lower.end(), lower.begin(),
                    [](unsigned char c) { return char(std::tolower(c)); });
-    const std::string field = "\r\nsec-websocket-accept:";
-    const size_t at = lower.find(field);
-    if (at == std::string::npos) {
+    std::string accept;
+    if (!headerValue(head, lower, "sec-websocket-accept", accept)) {
         error = "no Sec-WebSocket-Accept in the 101 response";
         return false;
     }
-    const size_t valueStart = head.find_first_not_of(" \t", at + field.size());
-    const size_t valueEnd = head.find("\r\n", valueStart);
-    std::string accept = head.substr(valueStart, valueEnd - valueStart);
-    while (!accept.empty() && (accept.back() == ' ' || accept.back() == '\t'))
-        accept.pop_back();
     const std::string expected = base64(sha1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"));
     if (accept != expected) {
         error = "wrong Sec-WebSocket-Accept: " + accept;
         return false;
     }
+    std::string extensions;
+    if (headerValue(head, lower, "sec-websocket-extensions", extensions)
+        && !agreeDeflate(extensions, connection, error))
+        return false;
     // Frames that came with the response head belong to the connection.
     const std::string rest = response.substr(headEnd + 4);
     if (!rest.empty()) {
         std::memcpy(connection.in.reserve(rest.size()), rest.data(), rest.size());
         connection.in.commit(rest.size());
     }
+    return true;
+}
+
+// The trace, and the inflater for servers without context takeover, before
+// any connection opens.
+bool LoadClient::prepare()
+{
+    if (m_options.deflate) {
+        m_sharedInflater = newInflater();
+        if (!m_sharedInflater) {
+            std::fprintf(stderr, "sluice-loadclient: zlib: inflateInit2 failed\n");
+            return false;
+        }
+    }
+    if (m_options.trace.empty())
+        return true;
+    std::string error;
+    if (!m_trace.load(m_options.trace, error)) {
+        std::fprintf(stderr, "sluice-loadclient: --trace: %s\n", error.c_str());
+        return false;
+    }
+    m_useTrace = true;
     return true;
 }
 
@@ -942,13 +1233,30 @@ void LoadClient::updateInterest(Connection &connection)
     epoll_ctl(m_epoll, EPOLL_CTL_MOD, connection.fd, &event);
 }
 
+// Connections start at different places in the trace, so that the
+// messages in flight at one time differ.
+size_t LoadClient::traceIndex(const Connection &connection, uint64_t sequence) const
+{
+    return size_t((uint64_t(connection.index) * 37 + sequence) % m_trace.count());
+}
+
 void LoadClient::queueMessage(Connection &connection, int64_t now)
 {
-    const size_t size = size_t(m_options.size);
+    const uint64_t sequence = connection.nextSequence++;
+    size_t size = size_t(m_options.size);
+    size_t plainSize = size;
+    const std::string *body = nullptr;
+    if (m_useTrace) {
+        const size_t index = traceIndex(connection, sequence);
+        body = connection.deflate ? &(*connection.compressedTrace)[index] : &m_trace.message(index);
+        size = body->size();
+        plainSize = m_trace.message(index).size();
+    }
     const size_t header = size < 126 ? 2 : size <= 0xffff ? 4 : 10;
     char *frame = connection.out.reserve(header + 4 + size);
     auto *p = reinterpret_cast<unsigned char *>(frame);
-    *p++ = m_options.binary ? 0x82 : 0x81; // FIN, binary or text
+    // FIN, binary or text, RSV1 when compressed.
+    *p++ = uint8_t((m_options.binary ? 0x82 : 0x81) | (connection.deflate ? 0x40 : 0));
     if (size < 126) {
         *p++ = uint8_t(0x80 | size);
     } else if (size <= 0xffff) {
@@ -964,13 +1272,18 @@ void LoadClient::queueMessage(Connection &connection, int64_t now)
     std::memcpy(p, &mask, 4);
     const unsigned char *key = p;
     p += 4;
-    const uint64_t sequence = connection.nextSequence++;
-    m_payloads.write(reinterpret_cast<char *>(p), sequence);
+    if (body)
+        std::memcpy(p, body->data(), size);
+    else
+        m_payloads.write(reinterpret_cast<char *>(p), sequence);
     applyMask(p, size, key);
     connection.out.commit(header + 4 + size);
     connection.outstanding.push({sequence, now, m_measuring});
-    if (m_measuring)
+    if (m_measuring) {
         ++m_stats.sent;
+        m_stats.wireOut += header + 4 + size;
+        m_stats.payloadOut += plainSize;
+    }
 }
 
 void LoadClient::queueControl(Connection &connection, uint8_t opcode, const char *payload,
@@ -1014,7 +1327,7 @@ void LoadClient::onMessage(Connection &connection, const char *payload, size_t l
     }
     const Outstanding item = connection.outstanding.front();
     connection.outstanding.pop();
-    if (!m_payloads.matches(payload, length, item.sequence)) {
+    if (!echoMatches(connection, item.sequence, payload, length)) {
         fail(connection, "echo of message " + std::to_string(item.sequence)
                                  + " does not match (got " + std::to_string(length) + " bytes: '"
                                  + std::string(payload, std::min<size_t>(length, 40)) + "')");
@@ -1022,9 +1335,83 @@ void LoadClient::onMessage(Connection &connection, const char *payload, size_t l
     }
     if (m_measuring && now <= m_windowEnd) {
         ++m_stats.received;
+        m_stats.payloadIn += length;
         if (item.measured)
             m_stats.rtt.record(uint64_t((now - item.sentNs) / 1000));
     }
+}
+
+bool LoadClient::echoMatches(const Connection &connection, uint64_t sequence, const char *payload,
+                             size_t length) const
+{
+    if (!m_useTrace)
+        return m_payloads.matches(payload, length, sequence);
+    const std::string &sent = m_trace.message(traceIndex(connection, sequence));
+    return length == sent.size() && std::memcmp(payload, sent.data(), length) == 0;
+}
+
+// A whole message's payload as it came, inflated first when compressed.
+void LoadClient::onFrames(Connection &connection, const char *payload, size_t length, int64_t now)
+{
+    if (!connection.compressedMessage) {
+        onMessage(connection, payload, length, now);
+        return;
+    }
+    if (inflateMessage(connection, payload, length))
+        onMessage(connection, m_inflated.data(), m_inflatedSize, now);
+}
+
+// Inflates a compressed message into m_inflated (m_inflatedSize bytes);
+// false, with the connection failed, on data zlib refuses.
+bool LoadClient::inflateMessage(Connection &connection, const char *data, size_t length)
+{
+    z_stream *stream = m_sharedInflater.get();
+    if (connection.terms.serverNoContextTakeover) {
+        inflateReset(stream);
+    } else {
+        if (!connection.inflater)
+            connection.inflater = newInflater();
+        stream = connection.inflater.get();
+    }
+    if (!stream) {
+        fail(connection, "zlib: no inflater");
+        return false;
+    }
+    m_inflatedSize = 0;
+    const std::pair<const char *, size_t> pieces[]
+            = {{data, length}, {reinterpret_cast<const char *>(SyncTail), sizeof SyncTail}};
+    for (const auto &[bytes, size] : pieces) {
+        stream->next_in = reinterpret_cast<Bytef *>(const_cast<char *>(bytes));
+        stream->avail_in = uInt(size);
+        // Until the piece is in and the output did not fill the buffer
+        // (when it did, more may be pending).
+        do {
+            if (m_inflated.size() - m_inflatedSize < 4096) {
+                if (m_inflated.size() >= MaxInflatedBytes) {
+                    fail(connection, "an echo inflates past 64 MiB");
+                    return false;
+                }
+                m_inflated.resize(std::max<size_t>(m_inflated.size() * 2, 64 * 1024));
+            }
+            stream->next_out = reinterpret_cast<Bytef *>(m_inflated.data() + m_inflatedSize);
+            stream->avail_out = uInt(m_inflated.size() - m_inflatedSize);
+            const int status = inflate(stream, Z_SYNC_FLUSH);
+            m_inflatedSize = m_inflated.size() - stream->avail_out;
+            if (status == Z_STREAM_END) {
+                // The server ended its stream (BFINAL): the next one starts afresh.
+                inflateReset(stream);
+                return true;
+            }
+            const bool stuck
+                    = status == Z_BUF_ERROR && stream->avail_in > 0 && stream->avail_out > 0;
+            if ((status != Z_OK && status != Z_BUF_ERROR) || stuck) {
+                fail(connection,
+                     std::string("inflating an echo: ") + (stream->msg ? stream->msg : "bad data"));
+                return false;
+            }
+        } while (stream->avail_in > 0 || stream->avail_out == 0);
+    }
+    return true;
 }
 
 // Consumes every complete frame in the input buffer; false once the
@@ -1036,7 +1423,11 @@ bool LoadClient::parseFrames(Connection &connection, int64_t now)
         const auto *p = reinterpret_cast<const unsigned char *>(in.read());
         const bool fin = p[0] & 0x80;
         const uint8_t opcode = p[0] & 0x0f;
-        if (p[0] & 0x70) {
+        const uint8_t reserved = p[0] & 0x70;
+        // RSV1: compressed, allowed on the first frame of a data message
+        // once permessage-deflate was agreed.
+        if (reserved
+            && (reserved != 0x40 || !connection.deflate || (opcode != 0x1 && opcode != 0x2))) {
             fail(connection, "reserved bits set in a server frame");
             return false;
         }
@@ -1079,14 +1470,18 @@ bool LoadClient::parseFrames(Connection &connection, int64_t now)
                 fail(connection, "bad fragmentation");
                 return false;
             }
+            if (opcode != 0x0)
+                connection.compressedMessage = reserved != 0;
+            if (m_measuring && now <= m_windowEnd)
+                m_stats.wireIn += header + length;
             if (fin && !connection.inFragments) {
-                onMessage(connection, payload, size_t(length), now);
+                onFrames(connection, payload, size_t(length), now);
             } else {
                 connection.fragments.append(payload, size_t(length));
                 connection.inFragments = !fin;
                 if (fin) {
-                    onMessage(connection, connection.fragments.data(), connection.fragments.size(),
-                              now);
+                    onFrames(connection, connection.fragments.data(), connection.fragments.size(),
+                             now);
                     connection.fragments.clear();
                 }
             }
@@ -1321,10 +1716,19 @@ int LoadClient::hold()
     closeAll();
     const std::string error = jsonString(m_stats.firstError);
     std::printf("{\"mode\":\"idle\",\"connections\":%zu,\"openAtEnd\":%zu,\"errors\":%" PRIu64
-                ",\"connectS\":%.3f,\"heldS\":%.3f,\"firstError\":\"%s\"}\n",
-                m_connections.size(), open, m_stats.errors, m_connectS, heldS, error.c_str());
+                ",\"connectS\":%.3f,\"heldS\":%.3f,%s,\"firstError\":\"%s\"}\n",
+                m_connections.size(), open, m_stats.errors, m_connectS, heldS,
+                extensionJson().c_str(), error.c_str());
     std::fflush(stdout);
     return m_stats.errors ? 1 : 0;
+}
+
+// "deflateOffered":…,"extension":"…","deflateConnections":N for the result line.
+std::string LoadClient::extensionJson() const
+{
+    return std::string("\"deflateOffered\":") + (m_options.deflate ? "true" : "false")
+           + ",\"extension\":\"" + jsonString(m_extension)
+           + "\",\"deflateConnections\":" + std::to_string(m_deflateConnections);
 }
 
 void LoadClient::printResult(double durationS)
@@ -1337,7 +1741,7 @@ void LoadClient::printResult(double durationS)
                 ",\"p99\":%" PRIu64 ",\"max\":%" PRIu64 "},\"clientCpuS\":%.3f,"
                 "\"clientCpuPercent\":%.1f,\"serverCpuS\":%.3f,\"serverCpuUsPerMsg\":%.3f,"
                 "\"connections\":%d,\"inFlight\":%d,\"rate\":%.0f,\"size\":%d,"
-                "\"message\":\"%s\",\"connectS\":%.3f,\"firstError\":\"%s\"}\n",
+                "\"message\":\"%s\",\"connectS\":%.3f,",
                 m_stats.sent, m_stats.received, m_stats.errors, m_stats.lost, durationS,
                 double(m_stats.sent) / durationS, double(m_stats.received) / durationS,
                 rtt.quantile(0.5), rtt.quantile(0.9), rtt.quantile(0.99), rtt.max(), m_clientCpuS,
@@ -1346,7 +1750,12 @@ void LoadClient::printResult(double durationS)
                         ? m_serverCpuS * 1e6 / double(m_stats.received)
                         : -1.0,
                 int(m_connections.size()), m_options.inFlight, m_options.rate, m_options.size,
-                m_options.binary ? "binary" : "text", m_connectS, error.c_str());
+                m_options.binary ? "binary" : "text", m_connectS);
+    std::printf("\"traceMessages\":%zu,\"wireBytesOut\":%" PRIu64 ",\"wireBytesIn\":%" PRIu64
+                ",\"payloadBytesOut\":%" PRIu64 ",\"payloadBytesIn\":%" PRIu64
+                ",%s,\"firstError\":\"%s\"}\n",
+                m_useTrace ? m_trace.count() : 0, m_stats.wireOut, m_stats.wireIn,
+                m_stats.payloadOut, m_stats.payloadIn, extensionJson().c_str(), error.c_str());
     std::fflush(stdout);
 }
 
@@ -1357,7 +1766,7 @@ int main(int argc, char **argv)
     std::signal(SIGPIPE, SIG_IGN);
     const Options options = parseOptions(argc, argv);
     LoadClient client(options);
-    if (!client.connectAll())
+    if (!client.prepare() || !client.connectAll())
         return 2;
     return options.idle ? client.hold() : client.run();
 }

@@ -1,18 +1,31 @@
 #!/usr/bin/python3
 """Sluice side by side with its peers, on one machine, in one run (issue 7).
 
-WebSocket echo: Sluice's echo route (sluice-benchserver), the plain Qt floor
-(sluice-floor: a QWebSocketServer echo), Node's ws and libwebsockets, each
+Sluice is the app as users run it (build-bench/app/sluice --headless, its
+default config, one worker, its access log to a file); sluice-qt is the same
+app on the QtWebSockets engine ("webSocketEngine": "qt"); sluice-takeover
+the app with permessage-deflate context takeover both ways.
+
+WebSocket echo: sluice, sluice-qt, the plain Qt floor (sluice-floor: a
+QWebSocketServer echo), Node's ws, libwebsockets and uWebSockets.js, each
 driven by sluice-loadclient at 1 connection x 1 in flight, 200 x 1 and
 50 x 10, with 32-byte and 16 KiB messages. Reported: messages/s, RTT p50 and
 p99, the server's CPU time per message (utime + stime of all its threads
 over exactly the measured window), the client's CPU use, and the ratios.
 
-HTTP: wrk on /hello (a small handler response) and /1k.bin (a static file)
-against Sluice, nginx (one worker) and the Qt floor's minimal responder.
+HTTP: wrk on /hello/NAME (a small handler response) and /1k.bin (a static
+file) against Sluice, nginx (one worker) and the Qt floor's minimal
+responder; Sluice and nginx both write an access log.
 
 Memory: N idle WebSocket connections (10,000 by default) held open against
-each echo server; the server's RSS before and after, per connection.
+each echo server, the client offering permessage-deflate to those that can
+negotiate it; the server's RSS before and after, per connection.
+
+Compression: a JSON chat trace (chattrace.py) echoed with permessage-deflate
+by Sluice (no context takeover, its default), Sluice with context takeover,
+Node ws (its defaults, and threshold 0) and uWS (its shared compressor), and
+by Sluice without compression; messages/s, CPU per message and the bytes on
+the wire both ways.
 
 Every server runs pinned to one core (taskset -c 1), every client to the
 other (taskset -c 0). A client over 90% of its core measures itself rather
@@ -20,12 +33,14 @@ than the server: such runs are flagged.
 
 Prints Markdown tables and writes them (--markdown-out) with every figure
 as JSON (--json-out). Exit status: 0, or 1 when a tool failed (a server that
-would not start or answer, a client that saw errors or lost echoes, output
-that did not parse) or, with --strict, when a target was missed. A peer that
-is not installed is skipped with a note, never a failure.
+would not start or answer, a peer that is not installed or built, a client
+that saw errors or lost echoes, output that did not parse) or, with
+--strict, when a target was missed. --skip-missing turns a missing peer into
+a note instead.
 
-Usage: tests/bench/run_bench.py [--build-dir DIR] [--quick] [--only ws,http,memory]
-                                [--servers sluice,floor,node-ws,lws,nginx] [--strict] ...
+Usage: tests/bench/run_bench.py [--build-dir DIR] [--quick]
+                                [--only ws,http,memory,compression]
+                                [--servers sluice,uws,...] [--strict] ...
 """
 
 import argparse
@@ -45,27 +60,42 @@ import tempfile
 import time
 import urllib.request
 
+import chattrace
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
+NODE_DIR = os.path.join(HERE, "node")
+UWS_PACKAGE = "@trufflesuite/uws-js-unofficial"
 
-WS_SERVERS = ("sluice", "floor", "node-ws", "lws")
+WS_SERVERS = ("sluice", "sluice-qt", "floor", "node-ws", "lws", "uws")
 HTTP_SERVERS = ("sluice", "nginx", "floor")
-MEMORY_SERVERS = ("sluice", "floor", "node-ws", "lws")
-ALL_SERVERS = ("sluice", "floor", "node-ws", "lws", "nginx")
-PARTS = ("ws", "http", "memory")
+MEMORY_SERVERS = ("sluice", "sluice-takeover", "sluice-qt", "floor", "node-ws", "lws", "uws")
+# The memory run offers these permessage-deflate; the others cannot
+# negotiate it (QtWebSockets, the floor, lws as built here).
+DEFLATE_SERVERS = ("sluice", "sluice-takeover", "node-ws", "uws")
+# (server, whether the client offers permessage-deflate): the last is the
+# baseline, the same trace uncompressed.
+COMPRESSION_RUNS = (("sluice", True), ("sluice-takeover", True), ("node-ws", True),
+                    ("node-ws-t0", True), ("uws", True), ("sluice", False))
+ALL_SERVERS = ("sluice", "sluice-qt", "sluice-takeover", "floor", "node-ws", "node-ws-t0",
+               "lws", "uws", "nginx")
+PARTS = ("ws", "http", "memory", "compression")
 
-HELLO_BODY = b"Hello, World!\n"
+HELLO_NAME = "bench"
 # Above this share of its core the client, not the server, sets the pace.
 CLIENT_CPU_LIMIT = 90.0
 # Each source address stays under Sluice's default per-address cap (256).
 CONNECTIONS_PER_SOURCE = 250
+TRACE_MESSAGES = 1000
 
 TARGETS = {
-    "cpu_vs_floor": 1.10,
+    "cpu_vs_uws": 1.0,
     "cpu_vs_node": 1.0,
-    "memory_vs_floor": 1.2,
+    "memory_bytes": 5000,
     "http_vs_nginx": 0.6,
 }
+# The uWS target's settings: many connections, 32-byte messages.
+UWS_TARGET_SETTINGS = ((200, 1, 32), (50, 10, 32))
 
 
 class BenchError(Exception):
@@ -73,7 +103,8 @@ class BenchError(Exception):
 
 
 class Unavailable(Exception):
-    """A peer is not installed or not built: skipped with a note."""
+    """A peer is not installed or not built: a failure, or with
+    --skip-missing a note."""
 
 
 # ------------------------------------------------------------------ helpers
@@ -87,7 +118,8 @@ def parse_args():
                         help="a smoke run of a few seconds per part: every tool runs once, "
                              "numbers are parsed, no timing means anything")
     parser.add_argument("--only", default=",".join(PARTS),
-                        help="parts to run, comma-separated: ws, http, memory (default: all)")
+                        help="parts to run, comma-separated: " + ", ".join(PARTS)
+                             + " (default: all)")
     parser.add_argument("--servers", default=",".join(ALL_SERVERS),
                         help="servers to run, comma-separated: " + ", ".join(ALL_SERVERS)
                              + " (default: all)")
@@ -107,8 +139,14 @@ def parse_args():
                         help="wrk's connections (default 50)")
     parser.add_argument("--memory-connections", type=int,
                         help="idle connections for the memory run (default 10000, quick 400)")
+    parser.add_argument("--compression-settings",
+                        help="connections x in flight for the compression run "
+                             "(default 50x10,200x1; quick 50x10)")
     parser.add_argument("--sluice-workers", type=int, default=1,
-                        help="sluice-benchserver --workers (default 1: the server has one core)")
+                        help="sluice --workers (default 1: the server has one core)")
+    parser.add_argument("--skip-missing", action="store_true",
+                        help="a peer that is not installed or built is skipped with a note "
+                             "(default: the run fails)")
     parser.add_argument("--server-cpu", type=int, default=1, help="core for the servers (1)")
     parser.add_argument("--client-cpu", type=int, default=0, help="core for the clients (0)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -128,6 +166,8 @@ def parse_args():
     args.http_duration = args.http_duration or (1 if quick else 5)
     args.http_warmup = 0 if quick else 1
     args.memory_connections = args.memory_connections or (400 if quick else 10000)
+    args.compression_settings = parse_settings(args.compression_settings
+                                               or ("50x10" if quick else "50x10,200x1"))
     args.build_dir = os.path.abspath(args.build_dir)
     args.json_out = args.json_out or os.path.join(args.build_dir, "bench-results.json")
     args.markdown_out = args.markdown_out or os.path.join(args.build_dir, "bench-results.md")
@@ -246,12 +286,16 @@ class ServerProcess:
     """A server under test: started pinned, with its output in files, and
     stopped (SIGTERM, then SIGKILL) whatever happens, in __exit__."""
 
-    def __init__(self, name, command, port, workdir, cwd=None, env=None):
+    def __init__(self, name, command, port, workdir, cwd=None, env=None, log_path=None):
         self.name = name
         self.command = command
         self.port = port
         self.cwd = cwd
         self.env = env
+        # Its access log, if it writes one: checked and removed in stop()
+        # (an HTTP run logs a million lines).
+        self.log_path = log_path
+        self.log_bytes = None
         self.stdout_path = os.path.join(workdir, f"{name}.out")
         self.stderr_path = os.path.join(workdir, f"{name}.err")
         self.process = None
@@ -296,14 +340,16 @@ class ServerProcess:
                 time.sleep(0.05)
 
     def stop(self):
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        if self.log_path and os.path.exists(self.log_path):
+            self.log_bytes = os.path.getsize(self.log_path)
+            os.remove(self.log_path)
 
 
 class Peers:
@@ -320,8 +366,10 @@ class Peers:
         self.file_bytes = bytes((i * 7 + 3) % 256 for i in range(1024))
         with open(os.path.join(self.home, "1k.bin"), "wb") as file:
             file.write(self.file_bytes)
+        self.trace_path = os.path.join(workdir, "chat-trace.jsonl")
+        chattrace.write(self.trace_path, TRACE_MESSAGES)
         self.node_ready = None
-        self.notes = []
+        self.starts = 0
 
     def binary(self, name, what):
         path = os.path.join(self.bench_dir, name)
@@ -336,75 +384,117 @@ class Peers:
             raise BenchError(f"{path} not built")
         return path
 
-    def prepare_node(self):
-        if self.node_ready is not None:
-            if isinstance(self.node_ready, Exception):
-                raise self.node_ready
-            return
-        try:
-            node = shutil.which("node") or shutil.which("nodejs")
-            if not node:
-                raise Unavailable("node-ws: node is not installed (Debian: nodejs)")
-            node_dir = os.path.join(HERE, "node")
-            if not os.path.isdir(os.path.join(node_dir, "node_modules", "ws")):
-                npm = shutil.which("npm")
-                if not npm:
-                    raise Unavailable("node-ws: node_modules missing and npm not installed")
-                print("# npm ci in tests/bench/node", flush=True)
-                try:
-                    result = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=node_dir,
-                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                            timeout=300)
-                except subprocess.TimeoutExpired:
-                    raise Unavailable("node-ws: npm ci timed out")
-                if result.returncode != 0:
-                    raise Unavailable("node-ws: npm ci failed: "
-                                      + result.stdout.decode(errors="replace")[-500:])
-            self.node = node
-            self.node_ready = True
-        except Unavailable as error:
-            self.node_ready = error
-            raise
+    def sluice_app(self):
+        path = os.path.join(self.args.build_dir, "app", "sluice")
+        if not os.access(path, os.X_OK):
+            raise Unavailable(f"sluice: {path} not built (ninja -C {self.args.build_dir} "
+                              f"sluice-bench-suite)")
+        return path
 
-    def ws_server(self, name, memory_connections=0):
-        """A ServerProcess for name's echo on ws://127.0.0.1:PORT/echo."""
+    def prepare_node(self):
+        """node, with tests/bench/node's packages installed (npm ci once)."""
+        if isinstance(self.node_ready, Exception):
+            raise self.node_ready
+        if self.node_ready is None:
+            try:
+                self.node_ready = find_node()
+            except Unavailable as error:
+                self.node_ready = error
+                raise
+        return self.node_ready
+
+    def ws_server(self, name, deflate=False, memory_connections=0):
+        """A ServerProcess for name's echo on ws://127.0.0.1:PORT/echo; deflate
+        turns permessage-deflate on where it is a server option."""
         port = free_port()
-        if name == "sluice":
-            command = [self.binary("sluice-benchserver", "sluice"), "--port", str(port),
-                       "--workers", str(self.args.sluice_workers), "--home", self.home]
-            if memory_connections:
-                # The default cap is 10,000 open connections of all kinds:
-                # the memory run needs that many plus a little room.
-                command += ["--max-connections", str(memory_connections + 100)]
+        log = None
+        if name.startswith("sluice"):
+            command, log = self.sluice_command(name, port, memory_connections)
         elif name == "floor":
             command = [self.binary("sluice-floor", "floor"), "--ws-port", str(port),
                        "--http-port", "0", "--home", self.home]
         elif name == "lws":
             command = [self.binary("sluice-lws", "lws (needs Debian's libwebsockets-dev at "
                                                  "configure time)"), "--port", str(port)]
-        elif name == "node-ws":
-            self.prepare_node()
-            command = [self.node, os.path.join(HERE, "node", "echo.js"), "--port", str(port)]
+        elif name in ("node-ws", "node-ws-t0"):
+            command = [self.prepare_node(), os.path.join(NODE_DIR, "echo.js"), "--port", str(port)]
+            if deflate or name == "node-ws-t0":
+                command.append("--deflate")
+            if name == "node-ws-t0":
+                command += ["--deflate-threshold", "0"]
+        elif name == "uws":
+            command = [self.prepare_node(), os.path.join(NODE_DIR, "uws-echo.js"), "--port",
+                       str(port)] + (["--deflate"] if deflate else [])
         else:
             raise ValueError(name)
-        return ServerProcess(name, self.pinning.server(command), port, self.workdir)
+        return self.server_process(name, command, port, log)
 
     def http_server(self, name):
-        """(ServerProcess, port) for name's HTTP side: /hello and /1k.bin."""
+        """A ServerProcess for name's HTTP side: /hello/NAME (or the floor's
+        /hello) and /1k.bin."""
         port = free_port()
+        log = None
         if name == "sluice":
-            command = [self.binary("sluice-benchserver", "sluice"), "--port", str(port),
-                       "--workers", str(self.args.sluice_workers), "--home", self.home]
+            command, log = self.sluice_command(name, port, root=self.home)
         elif name == "floor":
             command = [self.binary("sluice-floor", "floor"), "--ws-port", "0",
                        "--http-port", str(port), "--home", self.home]
         elif name == "nginx":
-            command = [self.nginx_binary(), "-p", self.nginx_prefix(), "-c",
-                       self.nginx_config(port), "-e", os.path.join(self.nginx_prefix(),
-                                                                   "error.log")]
+            prefix = self.nginx_prefix()
+            log = os.path.join(prefix, "access.log")
+            command = [self.nginx_binary(), "-p", prefix, "-c", self.nginx_config(port, log),
+                       "-e", os.path.join(prefix, "error.log")]
         else:
             raise ValueError(name)
-        return ServerProcess(f"{name}-http", self.pinning.server(command), port, self.workdir)
+        return self.server_process(f"{name}-http", command, port, log)
+
+    def server_process(self, name, command, port, log):
+        # A fresh name per start: the output of each stays for the report
+        # of a failure.
+        self.starts += 1
+        env = dict(os.environ)
+        # The engine comes from the config only (sluice-qt's).
+        env.pop("SLUICE_WEBSOCKET_ENGINE", None)
+        return ServerProcess(f"{name}-{self.starts}", self.pinning.server(command), port,
+                             self.workdir, env=env, log_path=log)
+
+    def sluice_command(self, name, port, memory_connections=0, root=None):
+        """The app as users run it: headless, one worker (--sluice-workers),
+        its access log to a file; a config only where the run needs one."""
+        log = os.path.join(self.workdir, f"{name}-{port}.log")
+        command = [self.sluice_app(), "--headless", "--bind", "127.0.0.1", "--port", str(port),
+                   "--workers", str(self.args.sluice_workers), "--log", log]
+        config = self.sluice_config(name, memory_connections)
+        if config:
+            command += ["--config", config]
+        if root:
+            command += ["--root", root]
+        return command, log
+
+    def sluice_config(self, name, memory_connections):
+        """None for the default config; else a copy of it (the file the app
+        embeds) with what name and the run need."""
+        if name == "sluice" and not memory_connections:
+            return None
+        with open(os.path.join(REPO, "resources", "config", "default.json")) as file:
+            config = json.load(file)
+        if name == "sluice-qt":
+            config["webSocketEngine"] = "qt"
+        elif name == "sluice-takeover":
+            for route in config["routes"]:
+                if route.get("compression") is True:
+                    route["compression"] = {"serverContextTakeover": True,
+                                            "clientContextTakeover": True}
+        elif name != "sluice":
+            raise ValueError(name)
+        if memory_connections:
+            # The default cap is 10,000 open connections of all kinds: the
+            # memory run needs that many plus a little room.
+            config.setdefault("limits", {})["maxConnections"] = memory_connections + 100
+        path = os.path.join(self.workdir, f"{name}-{memory_connections}.json")
+        with open(path, "w") as file:
+            json.dump(config, file, indent=1)
+        return path
 
     def nginx_binary(self):
         path = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx",
@@ -418,11 +508,14 @@ class Peers:
         os.makedirs(prefix, exist_ok=True)
         return prefix
 
-    def nginx_config(self, port):
+    def nginx_config(self, port, access_log):
         prefix = self.nginx_prefix()
         path = os.path.join(prefix, "nginx.conf")
         # One worker, no master: a single process to pin and to read the
         # CPU time of. Every path nginx would write to is in the temp folder.
+        # /hello/NAME answers as Sluice's hello route does (a regex with a
+        # capture, the same body and type); the access log is on, as
+        # Sluice's is.
         config = f"""
 worker_processes 1;
 daemon off;
@@ -431,7 +524,7 @@ pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    access_log off;
+    access_log {access_log};
     client_body_temp_path {prefix}/client_body;
     proxy_temp_path {prefix}/proxy;
     fastcgi_temp_path {prefix}/fastcgi;
@@ -445,9 +538,9 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         root {self.home};
-        location = /hello {{
-            default_type text/plain;
-            return 200 "Hello, World!\\n";
+        location ~ ^/hello/(?<name>[^/]+)$ {{
+            default_type "text/plain; charset=utf-8";
+            return 200 "Hello $name\\n";
         }}
     }}
 }}
@@ -455,6 +548,44 @@ http {{
         with open(path, "w") as file:
             file.write(config)
         return path
+
+
+def node_modules_current():
+    """Whether tests/bench/node/node_modules holds ws and uWS as the lock
+    file has them: npm keeps a copy of the lock file it installed from, and
+    a newer lock file means a package was added or upgraded since."""
+    modules = os.path.join(NODE_DIR, "node_modules")
+    if not all(os.path.isdir(os.path.join(modules, package)) for package in ("ws", UWS_PACKAGE)):
+        return False
+    try:
+        installed = os.stat(os.path.join(modules, ".package-lock.json")).st_mtime_ns
+    except OSError:
+        return False
+    return os.stat(os.path.join(NODE_DIR, "package-lock.json")).st_mtime_ns <= installed
+
+
+def find_node():
+    """The node command, after npm ci in tests/bench/node when its packages
+    (ws, uWS) are missing; Unavailable when that cannot be done."""
+    node = shutil.which("node") or shutil.which("nodejs")
+    if not node:
+        raise Unavailable("node-ws, uws: node is not installed (Debian: nodejs)")
+    if node_modules_current():
+        return node
+    npm = shutil.which("npm")
+    if not npm:
+        raise Unavailable("node-ws, uws: tests/bench/node/node_modules is missing and npm is "
+                          "not installed (Debian: npm)")
+    print("# npm ci in tests/bench/node", flush=True)
+    try:
+        result = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+    except subprocess.TimeoutExpired:
+        raise Unavailable("node-ws, uws: npm ci timed out")
+    if result.returncode != 0:
+        raise Unavailable("node-ws, uws: npm ci failed: "
+                          + result.stdout.decode(errors="replace")[-500:])
+    return node
 
 
 # ---------------------------------------------------------------- the runs
@@ -482,26 +613,57 @@ def run_loadclient(args, peers, pinning, extra, timeout):
     return load
 
 
-def run_ws(args, peers, pinning, name, connections, in_flight, size):
-    with peers.ws_server(name) as server:
-        load = run_loadclient(
-            args, peers, pinning,
-            ["--url", f"ws://127.0.0.1:{server.port}/echo", "--connections", str(connections),
-             "--in-flight", str(in_flight), "--size", str(size), "--duration", str(args.duration),
-             "--warmup", str(args.warmup), "--message", args.message,
-             "--server-pid", str(server.pid)],
-            timeout=args.duration + args.warmup + 90)
-        server.check_alive()
+def echo_load(args, peers, pinning, server, connections, in_flight, extra):
+    """sluice-loadclient's echo run against server: its result, checked."""
+    load = run_loadclient(
+        args, peers, pinning,
+        ["--url", f"ws://127.0.0.1:{server.port}/echo", "--connections", str(connections),
+         "--in-flight", str(in_flight), "--duration", str(args.duration),
+         "--warmup", str(args.warmup), "--server-pid", str(server.pid)] + extra,
+        timeout=args.duration + args.warmup + 90)
+    server.check_alive()
     if load["received"] <= 0:
         raise BenchError("no echo came back in the measured window")
     if load["serverCpuS"] < 0:
         raise BenchError("the server's CPU time could not be read")
+    agreed = load["deflateConnections"]
+    if agreed not in (0, connections):
+        raise BenchError(f"permessage-deflate agreed on {agreed} of {connections} connections")
+    return load
+
+
+def echo_figures(load):
     return {
-        "server": name, "connections": connections, "inFlight": in_flight, "size": size,
         "msgsPerS": load["receivedPerS"], "rttP50Us": load["rttUs"]["p50"],
         "rttP99Us": load["rttUs"]["p99"], "serverCpuS": load["serverCpuS"],
         "serverUsPerMsg": load["serverCpuUsPerMsg"],
         "clientCpuPercent": load["clientCpuPercent"], "load": load,
+    }
+
+
+def run_ws(args, peers, pinning, name, connections, in_flight, size):
+    with peers.ws_server(name) as server:
+        load = echo_load(args, peers, pinning, server, connections, in_flight,
+                         ["--size", str(size), "--message", args.message])
+    return {"server": name, "connections": connections, "inFlight": in_flight, "size": size,
+            **echo_figures(load)}
+
+
+def run_compression(args, peers, pinning, name, offered, connections, in_flight):
+    """The chat trace echoed; offered: whether the client offers
+    permessage-deflate (the server always has it on)."""
+    with peers.ws_server(name, deflate=True) as server:
+        load = echo_load(args, peers, pinning, server, connections, in_flight,
+                         ["--trace", peers.trace_path] + (["--deflate"] if offered else []))
+    return {
+        "server": name, "offered": offered, "extension": load["extension"],
+        "connections": connections, "inFlight": in_flight,
+        "payloadPerMsg": load["payloadBytesIn"] / load["received"],
+        "wireInPerMsg": load["wireBytesIn"] / load["received"],
+        "wireOutPerMsg": load["wireBytesOut"] / load["sent"],
+        "ratioIn": ratio(load["wireBytesIn"], load["payloadBytesIn"]),
+        "ratioOut": ratio(load["wireBytesOut"], load["payloadBytesOut"]),
+        **echo_figures(load),
     }
 
 
@@ -566,9 +728,19 @@ def run_wrk(args, pinning, url, duration, measure_pid=None):
     return result, text
 
 
-def check_http(port, file_bytes):
+def http_paths(name, file_bytes):
+    """[(kind, path, body)]: Sluice's hello route and nginx's copy of it take
+    a name; the floor knows /hello only."""
+    if name == "floor":
+        hello = ("/hello", b"Hello, World!\n")
+    else:
+        hello = (f"/hello/{HELLO_NAME}", f"Hello {HELLO_NAME}\n".encode())
+    return [("hello",) + hello, ("1k.bin", "/1k.bin", file_bytes)]
+
+
+def check_http(port, paths):
     """The answers are right before they are timed."""
-    for path, expected in (("/hello", HELLO_BODY), ("/1k.bin", file_bytes)):
+    for _, path, expected in paths:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
             body = response.read()
             if response.status != 200 or body != expected:
@@ -581,13 +753,19 @@ def children_cpu():
     return usage.children_user + usage.children_system
 
 
-def run_http(args, peers, pinning, name):
-    if not shutil.which("wrk"):
+def require_wrk():
+    path = shutil.which("wrk")
+    if not path:
         raise Unavailable("HTTP runs: wrk is not installed (Debian: wrk)")
+    return path
+
+
+def run_http(args, peers, pinning, name):
     rows = []
+    paths = http_paths(name, peers.file_bytes)
     with peers.http_server(name) as server:
-        check_http(server.port, peers.file_bytes)
-        for path in ("/hello", "/1k.bin"):
+        check_http(server.port, paths)
+        for kind, path, _ in paths:
             url = f"http://127.0.0.1:{server.port}{path}"
             if args.http_warmup:
                 run_wrk(args, pinning, url, args.http_warmup)
@@ -601,29 +779,35 @@ def run_http(args, peers, pinning, name):
                                  f"{result['non2xx']} non-2xx answers")
             requests = result.get("requests") or result["requestsPerS"] * args.http_duration
             rows.append({
-                "server": name, "path": path, "requestsPerS": result["requestsPerS"],
+                "server": name, "kind": kind, "path": path, "requestsPerS": result["requestsPerS"],
                 "latencyP50Us": result.get("p50Us"), "latencyP99Us": result.get("p99Us"),
                 "serverCpuS": result["serverCpuS"],
                 "serverUsPerRequest": result["serverCpuS"] * 1e6 / requests if requests else None,
                 "clientCpuPercent": 100 * client_cpu / result["elapsedS"], "wrk": result,
             })
+    # Both loggers log, or the comparison is not the one the table claims.
+    if server.log_path and not server.log_bytes:
+        raise BenchError(f"{name} wrote no access log ({server.log_path})")
+    for row in rows:
+        row["accessLogBytes"] = server.log_bytes
     return rows
 
 
 def run_memory(args, peers, pinning, name):
     count = args.memory_connections
+    deflate = name in DEFLATE_SERVERS
     sources = max(1, math.ceil(count / CONNECTIONS_PER_SOURCE))
     if sources > 250:
         raise BenchError(f"{count} connections need more than 250 source addresses")
     bind_range = f"127.0.0.2-127.0.0.{1 + sources}"
     settle = 0.5 if args.quick else 1.0
-    with peers.ws_server(name, memory_connections=count) as server:
+    with peers.ws_server(name, deflate=deflate, memory_connections=count) as server:
         time.sleep(settle)
         before = rss_kib(server.pid)
         command = pinning.client([peers.loadclient(), "--mode", "idle", "--url",
                                   f"ws://127.0.0.1:{server.port}/echo", "--connections",
                                   str(count), "--hold", str(settle + 3), "--bind-range",
-                                  bind_range])
+                                  bind_range] + (["--deflate"] if deflate else []))
         client = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, preexec_fn=die_with_parent)
         try:
@@ -655,8 +839,12 @@ def run_memory(args, peers, pinning, name):
         raise BenchError(f"sluice-loadclient exited {client.returncode}, "
                          f"{result['openAtEnd']} of {count} open at the end: "
                          f"{result.get('firstError')}")
+    if result["deflateConnections"] not in (0, count):
+        raise BenchError(f"permessage-deflate agreed on {result['deflateConnections']} of "
+                         f"{count} connections")
     return {
-        "server": name, "connections": count, "rssBeforeKiB": before, "rssAfterKiB": after,
+        "server": name, "offered": deflate, "extension": result["extension"],
+        "connections": count, "rssBeforeKiB": before, "rssAfterKiB": after,
         "bytesPerConnection": (after - before) * 1024 / count, "connectS": result["connectS"],
         "load": result,
     }
@@ -697,39 +885,44 @@ def size_label(size):
     return f"{size // 1024} KiB" if size >= 1024 and size % 1024 == 0 else f"{size} B"
 
 
+def cpu_flag(run):
+    return " ⚠" if round(run["clientCpuPercent"]) >= CLIENT_CPU_LIMIT else ""
+
+
 def ws_table(runs):
     index = {(r["server"], r["connections"], r["inFlight"], r["size"]): r for r in runs}
     rows = []
     for run in runs:
         key = (run["connections"], run["inFlight"], run["size"])
-        floor = index.get(("floor",) + key)
-        node = index.get(("node-ws",) + key)
-        flag = " ⚠" if round(run["clientCpuPercent"]) >= CLIENT_CPU_LIMIT else ""
+
+        def per_peer(peer):
+            other = index.get((peer,) + key)
+            if run["server"] == peer or not other:
+                return "–"
+            return fmt_ratio(ratio(run["serverUsPerMsg"], other["serverUsPerMsg"]))
+
         rows.append((
             f"{run['connections']} × {run['inFlight']}", size_label(run["size"]), run["server"],
             fmt(run["msgsPerS"]), fmt(run["rttP50Us"]), fmt(run["rttP99Us"]),
-            fmt(run["serverUsPerMsg"], 2), fmt(run["clientCpuPercent"]) + " %" + flag,
-            fmt_ratio(ratio(run["msgsPerS"], floor and floor["msgsPerS"])),
-            fmt_ratio(ratio(run["serverUsPerMsg"], floor and floor["serverUsPerMsg"])),
-            fmt_ratio(ratio(run["serverUsPerMsg"], node and node["serverUsPerMsg"]))
-            if run["server"] != "node-ws" else "–",
+            fmt(run["serverUsPerMsg"], 2), fmt(run["clientCpuPercent"]) + " %" + cpu_flag(run),
+            per_peer("uws"), per_peer("node-ws"), per_peer("floor"),
         ))
     return table(("conns × in flight", "size", "server", "msgs/s", "RTT p50 µs", "RTT p99 µs",
-                  "server CPU µs/msg", "client CPU", "msgs/s ÷ floor", "CPU/msg ÷ floor",
-                  "CPU/msg ÷ node-ws"), rows, 3)
+                  "server CPU µs/msg", "client CPU", "CPU/msg ÷ uws", "CPU/msg ÷ node-ws",
+                  "CPU/msg ÷ floor"), rows, 3)
 
 
 def http_table(runs):
-    index = {(r["server"], r["path"]): r for r in runs}
+    index = {(r["server"], r["kind"]): r for r in runs}
     rows = []
     for run in runs:
-        nginx = index.get(("nginx", run["path"]))
-        floor = index.get(("floor", run["path"]))
-        flag = " ⚠" if round(run["clientCpuPercent"]) >= CLIENT_CPU_LIMIT else ""
+        nginx = index.get(("nginx", run["kind"]))
+        floor = index.get(("floor", run["kind"]))
         rows.append((
             run["path"], run["server"], fmt(run["requestsPerS"]),
             fmt(run["latencyP50Us"]), fmt(run["latencyP99Us"]),
-            fmt(run["serverUsPerRequest"], 2), fmt(run["clientCpuPercent"]) + " %" + flag,
+            fmt(run["serverUsPerRequest"], 2), fmt(run["clientCpuPercent"]) + " %"
+            + cpu_flag(run),
             fmt_ratio(ratio(run["requestsPerS"], nginx and nginx["requestsPerS"])),
             fmt_ratio(ratio(run["requestsPerS"], floor and floor["requestsPerS"])),
         ))
@@ -737,68 +930,163 @@ def http_table(runs):
                   "server CPU µs/req", "wrk CPU", "req/s ÷ nginx", "req/s ÷ floor"), rows, 2)
 
 
+# The extension parameters in the tables' short form.
+EXTENSION_WORDS = (("permessage-deflate", "deflate"),
+                   ("server_no_context_takeover", "s-no-ctx"),
+                   ("client_no_context_takeover", "c-no-ctx"),
+                   ("server_max_window_bits", "s-bits"), ("client_max_window_bits", "c-bits"))
+EXTENSION_LEGEND = ("deflate: permessage-deflate; s-no-ctx, c-no-ctx: server_ and "
+                    "client_no_context_takeover (without them the context is taken over); "
+                    "s-bits, c-bits: server_ and client_max_window_bits.")
+
+
+def extension_label(run):
+    if not run["offered"]:
+        return "none (not offered)"
+    text = run["extension"] or "none"
+    for long, short in EXTENSION_WORDS:
+        text = text.replace(long, short)
+    return text.replace("; ", ", ", 1).replace("; ", ", ")
+
+
 def memory_table(runs):
-    floor = next((r for r in runs if r["server"] == "floor"), None)
+    index = {r["server"]: r for r in runs}
     rows = []
     for run in runs:
         rows.append((
-            run["server"], fmt(run["connections"]), fmt(run["rssBeforeKiB"] / 1024, 1),
-            fmt(run["rssAfterKiB"] / 1024, 1), fmt(run["bytesPerConnection"]),
-            fmt_ratio(ratio(run["bytesPerConnection"], floor and floor["bytesPerConnection"])),
+            run["server"], extension_label(run), fmt(run["connections"]),
+            fmt(run["rssBeforeKiB"] / 1024, 1), fmt(run["rssAfterKiB"] / 1024, 1),
+            fmt(run["bytesPerConnection"]),
+            *(fmt_ratio(ratio(run["bytesPerConnection"],
+                              index.get(peer, {}).get("bytesPerConnection")))
+              for peer in ("lws", "node-ws")),
         ))
-    return table(("server", "idle connections", "RSS before MiB", "RSS after MiB",
-                  "bytes / connection", "÷ floor"), rows, 1)
+    return table(("server", "extension agreed", "idle connections", "RSS before MiB",
+                  "RSS after MiB", "bytes / connection", "÷ lws", "÷ node-ws"), rows, 2)
+
+
+def compression_table(runs):
+    index = {(r["server"], r["offered"], r["connections"], r["inFlight"]): r for r in runs}
+    rows = []
+    for run in runs:
+        node = index.get(("node-ws", True, run["connections"], run["inFlight"]))
+        rows.append((
+            f"{run['connections']} × {run['inFlight']}", run["server"], extension_label(run),
+            fmt(run["msgsPerS"]), fmt(run["serverUsPerMsg"], 2),
+            fmt(run["clientCpuPercent"]) + " %" + cpu_flag(run), fmt(run["payloadPerMsg"]),
+            fmt(run["wireInPerMsg"]), fmt(run["wireOutPerMsg"]),
+            f"{run['ratioIn']:.2f}", f"{run['ratioOut']:.2f}",
+            fmt_ratio(ratio(run["serverUsPerMsg"], node and node["serverUsPerMsg"]))
+            if run["server"] != "node-ws" and run["offered"] else "–",
+        ))
+    return table(("conns × in flight", "server", "extension agreed", "msgs/s",
+                  "server CPU µs/msg", "client CPU", "payload B/msg", "wire B/msg s→c",
+                  "wire B/msg c→s", "s→c wire ÷ payload", "c→s wire ÷ payload",
+                  "CPU/msg ÷ node-ws"), rows, 3)
+
+
+def verdict(value, ok):
+    return "not measured" if value is None else ("pass" if ok else "MISS")
+
+
+def worst_ratio(ws, peer, keys=None):
+    """(Sluice's CPU per message ÷ peer's, where) at its highest over keys
+    (every setting both ran by default), or None."""
+    worst = None
+    for (server, *key), run in ws.items():
+        other = ws.get((peer, *key))
+        if server != "sluice" or not other or (keys and tuple(key) not in keys):
+            continue
+        value = ratio(run["serverUsPerMsg"], other["serverUsPerMsg"])
+        if value is not None and (worst is None or value > worst[0]):
+            worst = (value, f"{key[0]} × {key[1]}, {size_label(key[2])}")
+    return worst
+
+
+def cpu_targets(results):
+    ws = {(r["server"], r["connections"], r["inFlight"], r["size"]): r for r in results["ws"]}
+    targets = []
+    for peer, name, keys, label in (
+            ("uws", "cpu_vs_uws", UWS_TARGET_SETTINGS,
+             "Sluice CPU per message ≤ uWS.js (200 × 1 and 50 × 10, 32 B)"),
+            ("node-ws", "cpu_vs_node", None,
+             "Sluice CPU per message < Node ws (every setting)")):
+        worst = worst_ratio(ws, peer, keys)
+        limit = TARGETS[name]
+        ok = worst is not None and (worst[0] <= limit if peer == "uws" else worst[0] < limit)
+        targets.append({"name": name, "target": label, "measured": worst and worst[0],
+                        "text": worst and f"worst {worst[0]:.2f}× ({worst[1]})",
+                        "verdict": verdict(worst, ok)})
+    return targets
+
+
+def memory_targets(results):
+    memory = {r["server"]: r for r in results["memory"]}
+    sluice = memory.get("sluice")
+    sluice_bytes = sluice and sluice["bytesPerConnection"]
+    # The figure counts only when compression was agreed without context
+    # takeover, as the target states.
+    agreed = bool(sluice) and "server_no_context_takeover" in sluice["extension"]
+    targets = [{
+        "name": "memory_bytes",
+        "target": "Sluice memory per idle WebSocket ≤ 5,000 bytes (permessage-deflate agreed, "
+                  "no context takeover)",
+        "measured": sluice_bytes,
+        "text": sluice and (f"{sluice_bytes:,.0f} bytes" + (
+            "" if agreed else f", but agreed: {extension_label(sluice)}")),
+        "verdict": verdict(sluice_bytes, agreed and sluice_bytes <= TARGETS["memory_bytes"])}]
+    for peer in ("lws", "node-ws"):
+        value = ratio(sluice_bytes, memory.get(peer, {}).get("bytesPerConnection"))
+        targets.append({"name": f"memory_vs_{peer}",
+                        "target": f"Sluice memory per idle WebSocket < {peer}",
+                        "measured": value, "text": value and fmt_ratio(value),
+                        "verdict": verdict(value, value is not None and value < 1)})
+    return targets
+
+
+def http_targets(results):
+    http = {(r["server"], r["kind"]): r for r in results["http"]}
+    value = ratio(http.get(("sluice", "hello"), {}).get("requestsPerS"),
+                  http.get(("nginx", "hello"), {}).get("requestsPerS"))
+    return [{"name": "http_vs_nginx",
+             "target": "Sluice HTTP /hello/NAME requests/s ≥ 0.6 × nginx (one core each, "
+                       "both logging)",
+             "measured": value, "text": value and fmt_ratio(value),
+             "verdict": verdict(value, value is not None and value >= TARGETS["http_vs_nginx"])}]
+
+
+def compression_reports(results):
+    """Sluice against node-ws with compression: figures, no verdict."""
+    runs = {(r["server"], r["offered"], r["connections"], r["inFlight"]): r
+            for r in results["compression"]}
+    reports = []
+    for (server, offered, connections, in_flight), run in runs.items():
+        node = runs.get(("node-ws", True, connections, in_flight))
+        if server != "sluice" or not offered or not node:
+            continue
+        reports.append({
+            "name": f"compression_vs_node_{connections}x{in_flight}",
+            "target": f"Compression, {connections} × {in_flight}: Sluice vs node-ws",
+            "measured": ratio(run["serverUsPerMsg"], node["serverUsPerMsg"]),
+            "text": f"CPU/msg {fmt_ratio(ratio(run['serverUsPerMsg'], node['serverUsPerMsg']))}"
+                    f"; wire s→c {run['wireInPerMsg']:.0f} vs {node['wireInPerMsg']:.0f} B/msg"
+                    f", c→s {run['wireOutPerMsg']:.0f} vs {node['wireOutPerMsg']:.0f} B/msg",
+            "verdict": "report"})
+    return reports
 
 
 def evaluate_targets(results):
-    """[(target, measured, verdict)], verdict 'pass', 'MISS' or 'not measured'."""
-    targets = []
-    ws = {(r["server"], r["connections"], r["inFlight"], r["size"]): r for r in results["ws"]}
+    """[{target, measured, verdict}], verdict 'pass', 'MISS', 'not measured'
+    or 'report' (figures without a target)."""
+    return (cpu_targets(results) + memory_targets(results) + http_targets(results)
+            + compression_reports(results))
 
-    def worst_ws_ratio(peer):
-        worst = None
-        for (server, *key), run in ws.items():
-            other = ws.get((peer, *key))
-            if server != "sluice" or not other:
-                continue
-            value = ratio(run["serverUsPerMsg"], other["serverUsPerMsg"])
-            if value is not None and (worst is None or value > worst[0]):
-                worst = (value, f"{key[0]} × {key[1]}, {size_label(key[2])}")
-        return worst
 
-    for peer, name, limit, label in (
-            ("floor", "cpu_vs_floor", TARGETS["cpu_vs_floor"],
-             "Sluice CPU per message ≤ 1.10 × floor (every setting)"),
-            ("node-ws", "cpu_vs_node", TARGETS["cpu_vs_node"],
-             "Sluice CPU per message < Node ws (every setting)")):
-        worst = worst_ws_ratio(peer)
-        if worst is None:
-            targets.append({"name": name, "target": label, "measured": None,
-                            "verdict": "not measured"})
-            continue
-        ok = worst[0] <= limit if name == "cpu_vs_floor" else worst[0] < limit
-        targets.append({"name": name, "target": label, "measured": worst[0],
-                        "text": f"worst {worst[0]:.2f}× ({worst[1]})",
-                        "verdict": "pass" if ok else "MISS"})
-
-    memory = {r["server"]: r for r in results["memory"]}
-    value = ratio(memory.get("sluice", {}).get("bytesPerConnection"),
-                  memory.get("floor", {}).get("bytesPerConnection"))
-    targets.append({"name": "memory_vs_floor",
-                    "target": "Sluice memory per idle connection ≤ 1.2 × floor",
-                    "measured": value, "text": value and fmt_ratio(value),
-                    "verdict": "not measured" if value is None
-                    else ("pass" if value <= TARGETS["memory_vs_floor"] else "MISS")})
-
-    http = {(r["server"], r["path"]): r for r in results["http"]}
-    value = ratio(http.get(("sluice", "/hello"), {}).get("requestsPerS"),
-                  http.get(("nginx", "/hello"), {}).get("requestsPerS"))
-    targets.append({"name": "http_vs_nginx",
-                    "target": "Sluice HTTP /hello requests/s ≥ 0.6 × nginx (one core each)",
-                    "measured": value, "text": value and fmt_ratio(value),
-                    "verdict": "not measured" if value is None
-                    else ("pass" if value >= TARGETS["http_vs_nginx"] else "MISS")})
-    return targets
+def trace_summary(path):
+    with open(path, "rb") as file:
+        sizes = [len(line.rstrip(b"\n")) for line in file]
+    return (f"{len(sizes):,} chat messages of {min(sizes)}–{max(sizes)} bytes, "
+            f"mean {sum(sizes) / len(sizes):.0f}")
 
 
 def report(args, results):
@@ -817,7 +1105,13 @@ def report(args, results):
                      + http_table(results["http"]))
     if results["memory"]:
         parts.append(f"### Memory ({args.memory_connections:,} idle WebSocket connections)\n\n"
-                     + memory_table(results["memory"]))
+                     + memory_table(results["memory"]) + "\n\n" + EXTENSION_LEGEND)
+    if results["compression"]:
+        parts.append(f"### Compression ({results['trace']}, {args.duration:g} s measured after "
+                     f"{args.warmup:g} s warm-up)\n\n" + compression_table(results["compression"])
+                     + "\n\n" + EXTENSION_LEGEND + " s→c: server to client (the echoes), c→s: "
+                     "client to server; wire bytes are whole data frames, heads and masks "
+                     "included.")
     parts.append("### Targets\n\n" + table(
         ("target", "measured", "verdict"),
         [(t["target"], t.get("text") or "–", t["verdict"]) for t in results["targets"]], 3))
@@ -828,6 +1122,157 @@ def report(args, results):
 
 
 # -------------------------------------------------------------------- main
+
+class Suite:
+    """Runs the parts, collecting figures, notes and failures."""
+
+    def __init__(self, args, pinning, peers, results):
+        self.args = args
+        self.pinning = pinning
+        self.peers = peers
+        self.results = results
+        self.missing = set()
+
+    def attempt(self, label, server, function):
+        """function()'s result, or None once it failed or server is missing
+        (a failure, or with --skip-missing a note; either is said once)."""
+        if server in self.missing:
+            return None
+        print(f"# {label}", flush=True)
+        try:
+            return function()
+        except Unavailable as error:
+            self.peer_missing(label, server, error)
+        except (BenchError, OSError, ValueError, KeyError, subprocess.SubprocessError) as error:
+            self.results["failures"].append(f"{label}: {error}")
+            print(f"  FAILED: {error}", file=sys.stderr, flush=True)
+        return None
+
+    def peer_missing(self, label, server, error):
+        self.missing.add(server)
+        if self.args.skip_missing:
+            self.results["notes"].append(f"skipped {error}")
+            print(f"  skipped: {error}", flush=True)
+        else:
+            self.results["failures"].append(f"{label}: {error} (--skip-missing to go on "
+                                            "without it)")
+            print(f"  FAILED: {error}", file=sys.stderr, flush=True)
+
+    def selected(self, servers):
+        return [server for server in servers if server in self.args.servers]
+
+    def ws(self):
+        args = self.args
+        for connections, in_flight in args.settings:
+            for size in args.sizes:
+                for name in self.selected(WS_SERVERS):
+                    run = self.attempt(
+                        f"ws {name}: {connections} x {in_flight}, {size_label(size)}", name,
+                        lambda: run_ws(args, self.peers, self.pinning, name, connections,
+                                       in_flight, size))
+                    if run:
+                        self.results["ws"].append(run)
+                        print(f"  {fmt(run['msgsPerS'])} msgs/s, "
+                              f"{fmt(run['serverUsPerMsg'], 2)} µs/msg, "
+                              f"client {fmt(run['clientCpuPercent'])} %", flush=True)
+
+    def http(self):
+        # One failure for all the servers, not one each.
+        try:
+            require_wrk()
+        except Unavailable as error:
+            self.peer_missing("http", "wrk", error)
+            return
+        for name in self.selected(HTTP_SERVERS):
+            rows = self.attempt(f"http {name}", name,
+                                lambda: run_http(self.args, self.peers, self.pinning, name))
+            for row in rows or []:
+                self.results["http"].append(row)
+                print(f"  {row['path']}: {fmt(row['requestsPerS'])} requests/s", flush=True)
+
+    def memory(self):
+        for name in self.selected(MEMORY_SERVERS):
+            run = self.attempt(f"memory {name}: {self.args.memory_connections} idle "
+                               "connections", name,
+                               lambda: run_memory(self.args, self.peers, self.pinning, name))
+            if run:
+                self.results["memory"].append(run)
+                print(f"  {fmt(run['bytesPerConnection'])} bytes/connection, "
+                      f"{extension_label(run)}", flush=True)
+
+    def compression(self):
+        self.results["trace"] = trace_summary(self.peers.trace_path)
+        for connections, in_flight in self.args.compression_settings:
+            for name, offered in COMPRESSION_RUNS:
+                if name not in self.args.servers:
+                    continue
+                run = self.attempt(
+                    f"compression {name}{'' if offered else ' (not offered)'}: "
+                    f"{connections} x {in_flight}", name,
+                    lambda: run_compression(self.args, self.peers, self.pinning, name, offered,
+                                            connections, in_flight))
+                if run:
+                    self.results["compression"].append(run)
+                    print(f"  {fmt(run['msgsPerS'])} msgs/s, {fmt(run['serverUsPerMsg'], 2)} "
+                          f"µs/msg, wire s→c {run['ratioIn']:.2f} of the payload, "
+                          f"{extension_label(run)}", flush=True)
+
+    def notes(self):
+        """What the tables alone would not say."""
+        results = self.results
+        for run in results["ws"] + results["http"] + results["compression"]:
+            if round(run["clientCpuPercent"]) >= CLIENT_CPU_LIMIT:
+                results["notes"].append(f"{run_label(run)}: the client used "
+                                        f"{run['clientCpuPercent']:.0f} % of its core; it may "
+                                        "have measured itself (⚠)")
+        for run in results["memory"] + results["compression"]:
+            if run["offered"] and not run["extension"]:
+                results["notes"].append(f"{run_label(run)}: offered permessage-deflate, the "
+                                        "server did not agree")
+
+
+def run_label(run):
+    if "size" in run:
+        return (f"ws {run['server']} {run['connections']} × {run['inFlight']} "
+                f"{size_label(run['size'])}")
+    if "path" in run:
+        return f"http {run['server']} {run['path']}"
+    if "msgsPerS" in run:
+        return f"compression {run['server']} {run['connections']} × {run['inFlight']}"
+    return f"memory {run['server']}"
+
+
+def new_results(args, pinning):
+    results = {
+        "machine": {"cores": os.cpu_count(), "kernel": platform.release(),
+                    "loadavgStart": loadavg(), "loadavgEnd": None},
+        "pinned": pinning.enabled, "quick": args.quick,
+        "options": {"duration": args.duration, "warmup": args.warmup,
+                    "settings": args.settings, "sizes": args.sizes, "message": args.message,
+                    "httpDuration": args.http_duration,
+                    "httpConnections": args.http_connections,
+                    "memoryConnections": args.memory_connections,
+                    "compressionSettings": args.compression_settings,
+                    "sluiceWorkers": args.sluice_workers},
+        "ws": [], "http": [], "memory": [], "compression": [], "trace": None,
+        "targets": [], "notes": [], "failures": [],
+    }
+    if pinning.note:
+        results["notes"].append(pinning.note)
+    return results
+
+
+def write_outputs(args, results):
+    markdown = report(args, results)
+    print()
+    print(markdown)
+    for path, content in ((args.markdown_out, markdown),
+                          (args.json_out, json.dumps(results, indent=1) + "\n")):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w") as file:
+            file.write(content)
+    print(f"Wrote {args.markdown_out} and {args.json_out}")
+
 
 def main():
     args = parse_args()
@@ -841,37 +1286,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     pinning = Pinning(args)
-    results = {
-        "machine": {"cores": os.cpu_count(), "kernel": platform.release(),
-                    "loadavgStart": loadavg(), "loadavgEnd": None},
-        "pinned": pinning.enabled, "quick": args.quick,
-        "options": {"duration": args.duration, "warmup": args.warmup,
-                    "settings": args.settings, "sizes": args.sizes, "message": args.message,
-                    "httpDuration": args.http_duration,
-                    "httpConnections": args.http_connections,
-                    "memoryConnections": args.memory_connections,
-                    "sluiceWorkers": args.sluice_workers},
-        "ws": [], "http": [], "memory": [], "targets": [], "notes": [], "failures": [],
-    }
-    if pinning.note:
-        results["notes"].append(pinning.note)
-    skipped = set()
-
-    def attempt(label, server, function):
-        if server in skipped:
-            return None
-        print(f"# {label}", flush=True)
-        try:
-            return function()
-        except Unavailable as error:
-            skipped.add(server)
-            results["notes"].append(f"skipped {error}")
-            print(f"  skipped: {error}", flush=True)
-        except (BenchError, OSError, ValueError, KeyError, subprocess.SubprocessError) as error:
-            results["failures"].append(f"{label}: {error}")
-            print(f"  FAILED: {error}", file=sys.stderr, flush=True)
-        return None
-
+    results = new_results(args, pinning)
     with tempfile.TemporaryDirectory(prefix="sluice-bench-") as workdir:
         peers = Peers(args, pinning, workdir)
         try:
@@ -879,52 +1294,15 @@ def main():
         except BenchError as error:
             sys.exit(f"run_bench.py: {error}; build it: ninja -C {args.build_dir} "
                      "sluice-bench-suite")
+        suite = Suite(args, pinning, peers, results)
+        for part in PARTS:
+            if part in args.only:
+                getattr(suite, part)()
+        suite.notes()
 
-        if "ws" in args.only:
-            for connections, in_flight in args.settings:
-                for size in args.sizes:
-                    for name in (s for s in WS_SERVERS if s in args.servers):
-                        run = attempt(f"ws {name}: {connections} x {in_flight}, "
-                                      f"{size_label(size)}", name,
-                                      lambda: run_ws(args, peers, pinning, name, connections,
-                                                     in_flight, size))
-                        if run:
-                            results["ws"].append(run)
-                            print(f"  {fmt(run['msgsPerS'])} msgs/s, "
-                                  f"{fmt(run['serverUsPerMsg'], 2)} µs/msg, "
-                                  f"client {fmt(run['clientCpuPercent'])} %", flush=True)
-        if "http" in args.only:
-            for name in (s for s in HTTP_SERVERS if s in args.servers):
-                rows = attempt(f"http {name}", name, lambda: run_http(args, peers, pinning, name))
-                for row in rows or []:
-                    results["http"].append(row)
-                    print(f"  {row['path']}: {fmt(row['requestsPerS'])} requests/s", flush=True)
-        if "memory" in args.only:
-            for name in (s for s in MEMORY_SERVERS if s in args.servers):
-                run = attempt(f"memory {name}: {args.memory_connections} idle connections", name,
-                              lambda: run_memory(args, peers, pinning, name))
-                if run:
-                    results["memory"].append(run)
-                    print(f"  {fmt(run['bytesPerConnection'])} bytes/connection", flush=True)
-
-    for run in results["ws"] + results["http"]:
-        if round(run["clientCpuPercent"]) >= CLIENT_CPU_LIMIT:
-            what = (f"ws {run['server']} {run['connections']} × {run['inFlight']} "
-                    f"{size_label(run['size'])}" if "size" in run
-                    else f"http {run['server']} {run['path']}")
-            results["notes"].append(f"{what}: the client used {run['clientCpuPercent']:.0f} % "
-                                    "of its core; it may have measured itself (⚠)")
     results["machine"]["loadavgEnd"] = loadavg()
     results["targets"] = evaluate_targets(results)
-    markdown = report(args, results)
-    print()
-    print(markdown)
-    for path, content in ((args.markdown_out, markdown),
-                          (args.json_out, json.dumps(results, indent=1) + "\n")):
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w") as file:
-            file.write(content)
-    print(f"Wrote {args.markdown_out} and {args.json_out}")
+    write_outputs(args, results)
 
     missed = [t for t in results["targets"] if t["verdict"] == "MISS"]
     for target in results["targets"]:
