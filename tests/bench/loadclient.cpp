@@ -20,7 +20,11 @@
 // "READY <n>" and then only holds them (answering pings) for --hold seconds:
 // the memory benchmark measures the server's RSS meanwhile. --bind-range
 // spreads the connections over several source addresses, so that a server's
-// per-address connection cap does not refuse them.
+// per-address connection cap does not refuse them. With --echo-once every
+// connection first sends one message (the trace's first, or a --size one)
+// and waits for its echo before "READY": a server that makes its
+// compression state only when a connection first compresses something is
+// then measured with that state made.
 //
 // --trace FILE sends real messages (one per line of the file, in turn)
 // instead of generated ones. --deflate offers permessage-deflate (RFC 7692)
@@ -304,6 +308,7 @@ struct Options
     int tickMs = 1; // how often a paced client refills its bucket and sends
     bool idle = false; // --mode idle
     double hold = 10; // how long --mode idle holds the connections
+    bool echoOnce = false; // --echo-once: one echo per connection before the hold
     bool binary = false; // --message binary
     bool deflate = false; // --deflate: offer permessage-deflate
     std::string trace; // --trace FILE: the messages to send, one per line
@@ -325,7 +330,8 @@ struct Options
                  "         [--bind-range FIRST_IPV4-LAST_IPV4] [--connect-timeout S]\n"
                  "         [--connect-batch N] [--trace FILE] [--deflate (needs --trace)]\n"
                  "       sluice-loadclient --mode idle --url ... --connections N --hold S\n"
-                 "         [--bind-range FIRST_IPV4-LAST_IPV4] [--deflate]\n");
+                 "         [--bind-range FIRST_IPV4-LAST_IPV4] [--deflate]\n"
+                 "         [--echo-once [--trace FILE | --size BYTES]]\n");
     std::exit(2);
 }
 
@@ -397,6 +403,10 @@ Options parseOptions(int argc, char **argv)
             options.deflate = true;
             continue;
         }
+        if (arg == "--echo-once") {
+            options.echoOnce = true;
+            continue;
+        }
         if (i + 1 >= argc)
             usage(("missing value for " + arg).c_str());
         const char *value = argv[++i];
@@ -453,6 +463,8 @@ Options parseOptions(int argc, char **argv)
         usage("--deflate sends --trace messages: give a trace file");
     if (!options.trace.empty() && options.binary)
         usage("--trace messages are text");
+    if (options.echoOnce && !options.idle)
+        usage("--echo-once belongs to --mode idle");
     return options;
 }
 
@@ -523,6 +535,9 @@ constexpr unsigned char SyncTail[4] = {0x00, 0x00, 0xff, 0xff};
 constexpr int MaxWindowBits = 15;
 // Past this an echo is not one of ours.
 constexpr size_t MaxInflatedBytes = size_t(64) << 20;
+// How long --echo-once waits for all its echoes: 10,000 take a second or
+// two, even from a server that makes a zlib state for each.
+constexpr double EchoOnceTimeoutS = 30;
 
 struct InflaterDeleter
 {
@@ -651,6 +666,10 @@ public:
     }
     size_t count() const { return m_messages.size(); }
     const std::string &message(size_t index) const { return m_messages[index]; }
+    // --echo-once: only one message is sent per connection, the same for
+    // all (before anything is compressed).
+    void keepFirst() { m_messages.resize(1); }
+    void setOnly(const std::string &message) { m_messages.assign(1, message); }
 
     // Every message compressed with a 2^bits window (zlib's smallest raw
     // window is 2^9, whose matches never reach back 256 bytes: it suits 8
@@ -816,9 +835,13 @@ public:
 
 private:
     int connectOne(const addrinfo *address, int index, std::string &error);
+    void useGeneratedMessage();
     std::string sendHandshake(int fd, std::string &error);
     bool readHandshake(int fd, const std::string &key, Connection &connection, std::string &error);
     void serviceIdle();
+    void echoOnce();
+    bool serviceEvents(std::vector<epoll_event> &events, int timeoutMs);
+    void settleEchoes(std::vector<Connection *> &waiting);
     void queueMessage(Connection &connection, int64_t now);
     void flush(Connection &connection);
     void readable(Connection &connection, int64_t now);
@@ -867,6 +890,10 @@ private:
     double m_serverCpuAtStart = -1;
     double m_serverCpuS = -1;
     double m_connectS = 0;
+    // --echo-once: the connections whose echo came back intact, and how
+    // many of those echoes were compressed.
+    size_t m_echoedOnce = 0;
+    size_t m_compressedEchoes = 0;
 };
 
 int LoadClient::connectOne(const addrinfo *address, int index, std::string &error)
@@ -1035,15 +1062,31 @@ bool LoadClient::prepare()
             return false;
         }
     }
-    if (m_options.trace.empty())
+    if (m_options.trace.empty()) {
+        if (m_options.echoOnce)
+            useGeneratedMessage();
         return true;
+    }
     std::string error;
     if (!m_trace.load(m_options.trace, error)) {
         std::fprintf(stderr, "sluice-loadclient: --trace: %s\n", error.c_str());
         return false;
     }
+    if (m_options.echoOnce)
+        m_trace.keepFirst();
     m_useTrace = true;
     return true;
+}
+
+// --echo-once without a trace: the --size message of sequence 0, made a
+// one-message trace, so that it is compressed once and sent and checked as
+// trace messages are.
+void LoadClient::useGeneratedMessage()
+{
+    std::string message(size_t(m_options.size), '\0');
+    m_payloads.write(message.data(), 0);
+    m_trace.setOnly(message);
+    m_useTrace = true;
 }
 
 bool LoadClient::connectAll()
@@ -1680,10 +1723,104 @@ void LoadClient::endWindow()
     }
 }
 
-// --mode idle: nothing is sent; pings are answered, and anything else the
-// server does (a message, a close) is counted as an error.
+// Waits up to timeoutMs for events and handles them: reads (answering
+// pings, checking echoes) and pending writes. False when epoll fails.
+bool LoadClient::serviceEvents(std::vector<epoll_event> &events, int timeoutMs)
+{
+    const int ready = epoll_wait(m_epoll, events.data(), int(events.size()), timeoutMs);
+    if (ready < 0 && errno != EINTR) {
+        std::perror("epoll_wait");
+        return false;
+    }
+    for (int i = 0; i < ready; ++i) {
+        auto &connection = *static_cast<Connection *>(events[size_t(i)].data.ptr);
+        if (!connection.open)
+            continue;
+        if (events[size_t(i)].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+            readable(connection, nowNs());
+        if (connection.open && connection.out.size() > 0)
+            flush(connection);
+    }
+    return true;
+}
+
+// Milliseconds to wait for events: until deadline, at most 100.
+int waitMs(int64_t now, int64_t deadline)
+{
+    return int(std::min<int64_t>(100, std::max<int64_t>(0, (deadline - now + 999999) / 1000000)));
+}
+
+// --echo-once: every connection sends the trace's one message (compressed
+// when permessage-deflate was agreed, as the echo mode sends it) and waits
+// for its echo, inflated and checked as the echo mode does. A window of
+// --connect-batch connections at a time, as the handshakes go: 10,000
+// messages at once would put the server's peak (its buffers, the messages
+// queued in it) into the RSS read afterwards. Pings are answered meanwhile;
+// an echo still missing after EchoOnceTimeoutS is lost.
+void LoadClient::echoOnce()
+{
+    const int64_t deadline = nowNs() + int64_t(EchoOnceTimeoutS * 1e9);
+    const size_t window = size_t(m_options.connectBatch);
+    std::vector<Connection *> waiting;
+    std::vector<epoll_event> events(m_connections.size() + 1);
+    size_t next = 0;
+    for (;;) {
+        settleEchoes(waiting);
+        for (; next < m_connections.size() && waiting.size() < window; ++next) {
+            Connection &connection = *m_connections[next];
+            if (!connection.open)
+                continue;
+            queueMessage(connection, nowNs());
+            flush(connection);
+            waiting.push_back(&connection);
+        }
+        if (waiting.empty())
+            return;
+        const int64_t now = nowNs();
+        if (now >= deadline)
+            break;
+        if (!serviceEvents(events, waitMs(now, deadline))) {
+            ++m_stats.errors;
+            break;
+        }
+    }
+    const size_t unsent
+            = size_t(std::count_if(m_connections.begin() + ptrdiff_t(next), m_connections.end(),
+                                   [](const auto &c) { return c->open; }));
+    const size_t missing = waiting.size() + unsent;
+    m_stats.lost += missing;
+    if (m_stats.firstError.empty())
+        m_stats.firstError = std::to_string(missing) + " of " + std::to_string(m_connections.size())
+                             + " connections had no echo (--echo-once)";
+}
+
+// Drops from waiting the connections done with their echo, or failed,
+// counting those that got it back intact (and compressed: a server may send
+// a short message uncompressed). Their inflaters go: nothing more comes in
+// during the hold, and 10,000 of them (32 KiB windows and more) would weigh
+// 400 MB in the client.
+void LoadClient::settleEchoes(std::vector<Connection *> &waiting)
+{
+    const auto settled = [this](Connection *connection) {
+        if (connection->open && connection->outstanding.count > 0)
+            return false;
+        if (connection->open) {
+            ++m_echoedOnce;
+            m_compressedEchoes += connection->compressedMessage ? 1 : 0;
+        }
+        connection->inflater.reset();
+        return true;
+    };
+    waiting.erase(std::remove_if(waiting.begin(), waiting.end(), settled), waiting.end());
+}
+
+// --mode idle: nothing is sent (but the one message of --echo-once); pings
+// are answered, and anything else the server does (a message, a close) is
+// counted as an error.
 int LoadClient::hold()
 {
+    if (m_options.echoOnce)
+        echoOnce();
     std::printf("READY %zu\n", m_connections.size());
     std::fflush(stdout);
     m_sending = false;
@@ -1694,21 +1831,8 @@ int LoadClient::hold()
         const int64_t now = nowNs();
         if (now >= deadline)
             break;
-        const int timeout = int(std::min<int64_t>(100, (deadline - now + 999999) / 1000000));
-        const int ready = epoll_wait(m_epoll, events.data(), int(events.size()), timeout);
-        if (ready < 0 && errno != EINTR) {
-            std::perror("epoll_wait");
+        if (!serviceEvents(events, waitMs(now, deadline)))
             return 2;
-        }
-        for (int i = 0; i < ready; ++i) {
-            auto &connection = *static_cast<Connection *>(events[size_t(i)].data.ptr);
-            if (!connection.open)
-                continue;
-            if (events[size_t(i)].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-                readable(connection, nowNs());
-            if (connection.open && connection.out.size() > 0)
-                flush(connection);
-        }
     }
     const double heldS = double(nowNs() - start) / 1e9;
     const size_t open = size_t(std::count_if(m_connections.begin(), m_connections.end(),
@@ -1716,11 +1840,12 @@ int LoadClient::hold()
     closeAll();
     const std::string error = jsonString(m_stats.firstError);
     std::printf("{\"mode\":\"idle\",\"connections\":%zu,\"openAtEnd\":%zu,\"errors\":%" PRIu64
-                ",\"connectS\":%.3f,\"heldS\":%.3f,%s,\"firstError\":\"%s\"}\n",
-                m_connections.size(), open, m_stats.errors, m_connectS, heldS,
-                extensionJson().c_str(), error.c_str());
+                ",\"lost\":%" PRIu64 ",\"echoedOnce\":%zu,\"compressedEchoes\":%zu,"
+                "\"connectS\":%.3f,\"heldS\":%.3f,%s,\"firstError\":\"%s\"}\n",
+                m_connections.size(), open, m_stats.errors, m_stats.lost, m_echoedOnce,
+                m_compressedEchoes, m_connectS, heldS, extensionJson().c_str(), error.c_str());
     std::fflush(stdout);
-    return m_stats.errors ? 1 : 0;
+    return m_stats.errors || m_stats.lost ? 1 : 0;
 }
 
 // "deflateOffered":…,"extension":"…","deflateConnections":N for the result line.

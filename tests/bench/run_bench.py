@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Sluice side by side with its peers, on one machine, in one run (issue 7).
+"""Sluice side by side with its peers, on one machine, in one run.
 
 Sluice is the app as users run it (build-bench/app/sluice --headless, its
 default config, one worker, its access log to a file); sluice-qt is the same
@@ -19,7 +19,11 @@ responder; Sluice and nginx both write an access log.
 
 Memory: N idle WebSocket connections (10,000 by default) held open against
 each echo server, the client offering permessage-deflate to those that can
-negotiate it; the server's RSS before and after, per connection.
+negotiate it; the server's RSS before and after, per connection. Then the
+same after one compressed message each way (2,000 connections by default,
+each sending the chat trace's first message and getting its echo back
+before the RSS is read) for the servers that agree to permessage-deflate:
+with context takeover a server makes its zlib state only then.
 
 Compression: a JSON chat trace (chattrace.py) echoed with permessage-deflate
 by Sluice (no context takeover, its default), Sluice with context takeover,
@@ -139,6 +143,10 @@ def parse_args():
                         help="wrk's connections (default 50)")
     parser.add_argument("--memory-connections", type=int,
                         help="idle connections for the memory run (default 10000, quick 400)")
+    parser.add_argument("--memory-active-connections", type=int,
+                        help="connections for the memory run after one compressed message "
+                             "each way (default 2000: context takeover can cost 300 KB a "
+                             "connection; quick 100)")
     parser.add_argument("--compression-settings",
                         help="connections x in flight for the compression run "
                              "(default 50x10,200x1; quick 50x10)")
@@ -166,6 +174,8 @@ def parse_args():
     args.http_duration = args.http_duration or (1 if quick else 5)
     args.http_warmup = 0 if quick else 1
     args.memory_connections = args.memory_connections or (400 if quick else 10000)
+    args.memory_active_connections = (args.memory_active_connections
+                                      or (100 if quick else 2000))
     args.compression_settings = parse_settings(args.compression_settings
                                                or ("50x10" if quick else "50x10,200x1"))
     args.build_dir = os.path.abspath(args.build_dir)
@@ -793,9 +803,12 @@ def run_http(args, peers, pinning, name):
     return rows
 
 
-def run_memory(args, peers, pinning, name):
-    count = args.memory_connections
+def run_memory(args, peers, pinning, name, active=False):
+    """The server's RSS per connection, idle or (active) after each sent the
+    chat trace's first message, compressed, and got its echo back."""
+    count = args.memory_active_connections if active else args.memory_connections
     deflate = name in DEFLATE_SERVERS
+    echo_once = ["--echo-once", "--trace", peers.trace_path] if active else []
     sources = max(1, math.ceil(count / CONNECTIONS_PER_SOURCE))
     if sources > 250:
         raise BenchError(f"{count} connections need more than 250 source addresses")
@@ -807,7 +820,7 @@ def run_memory(args, peers, pinning, name):
         command = pinning.client([peers.loadclient(), "--mode", "idle", "--url",
                                   f"ws://127.0.0.1:{server.port}/echo", "--connections",
                                   str(count), "--hold", str(settle + 3), "--bind-range",
-                                  bind_range] + (["--deflate"] if deflate else []))
+                                  bind_range] + (["--deflate"] if deflate else []) + echo_once)
         client = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, preexec_fn=die_with_parent)
         try:
@@ -842,10 +855,13 @@ def run_memory(args, peers, pinning, name):
     if result["deflateConnections"] not in (0, count):
         raise BenchError(f"permessage-deflate agreed on {result['deflateConnections']} of "
                          f"{count} connections")
+    if active and result["echoedOnce"] != count:
+        raise BenchError(f"{result['echoedOnce']} of {count} echoes came back")
     return {
         "server": name, "offered": deflate, "extension": result["extension"],
         "connections": count, "rssBeforeKiB": before, "rssAfterKiB": after,
         "bytesPerConnection": (after - before) * 1024 / count, "connectS": result["connectS"],
+        **({"echoOnce": True, "compressedEchoes": result["compressedEchoes"]} if active else {}),
         "load": result,
     }
 
@@ -963,6 +979,23 @@ def memory_table(runs):
         ))
     return table(("server", "extension agreed", "idle connections", "RSS before MiB",
                   "RSS after MiB", "bytes / connection", "÷ lws", "÷ node-ws"), rows, 2)
+
+
+def memory_active_table(runs, idle_runs):
+    """runs after one compressed message each way, next to the idle figure."""
+    idle = {r["server"]: r["bytesPerConnection"] for r in idle_runs}
+    rows = []
+    for run in runs:
+        rows.append((
+            run["server"], extension_label(run), fmt(run["connections"]),
+            f"{run['compressedEchoes']:,} of {run['connections']:,}",
+            fmt(run["rssBeforeKiB"] / 1024, 1), fmt(run["rssAfterKiB"] / 1024, 1),
+            fmt(run["bytesPerConnection"]), fmt(idle.get(run["server"])),
+            fmt_ratio(ratio(run["bytesPerConnection"], idle.get(run["server"]))),
+        ))
+    return table(("server", "extension agreed", "connections", "echoes compressed",
+                  "RSS before MiB", "RSS after MiB", "bytes / connection",
+                  "idle bytes / connection", "÷ idle"), rows, 2)
 
 
 def compression_table(runs):
@@ -1106,6 +1139,14 @@ def report(args, results):
     if results["memory"]:
         parts.append(f"### Memory ({args.memory_connections:,} idle WebSocket connections)\n\n"
                      + memory_table(results["memory"]) + "\n\n" + EXTENSION_LEGEND)
+    if results["memoryActive"]:
+        parts.append(f"### Memory after one compressed message each way "
+                     f"({args.memory_active_connections:,} WebSocket connections, each echoed "
+                     "the chat trace's first message)\n\n"
+                     + memory_active_table(results["memoryActive"], results["memory"])
+                     + "\n\n" + EXTENSION_LEGEND + " Echoes compressed: how many came back "
+                     "with RSV1 (a server may send a short message as it is). Idle: the idle "
+                     f"table's figure ({args.memory_connections:,} connections).")
     if results["compression"]:
         parts.append(f"### Compression ({results['trace']}, {args.duration:g} s measured after "
                      f"{args.warmup:g} s warm-up)\n\n" + compression_table(results["compression"])
@@ -1199,6 +1240,19 @@ class Suite:
                 self.results["memory"].append(run)
                 print(f"  {fmt(run['bytesPerConnection'])} bytes/connection, "
                       f"{extension_label(run)}", flush=True)
+        self.memory_active()
+
+    def memory_active(self):
+        for name in self.selected(DEFLATE_SERVERS):
+            run = self.attempt(f"memory {name}: {self.args.memory_active_connections} "
+                               "connections after one compressed message each way", name,
+                               lambda: run_memory(self.args, self.peers, self.pinning, name,
+                                                  active=True))
+            if run:
+                self.results["memoryActive"].append(run)
+                print(f"  {fmt(run['bytesPerConnection'])} bytes/connection, "
+                      f"{run['compressedEchoes']} echoes compressed, {extension_label(run)}",
+                      flush=True)
 
     def compression(self):
         self.results["trace"] = trace_summary(self.peers.trace_path)
@@ -1225,7 +1279,7 @@ class Suite:
                 results["notes"].append(f"{run_label(run)}: the client used "
                                         f"{run['clientCpuPercent']:.0f} % of its core; it may "
                                         "have measured itself (⚠)")
-        for run in results["memory"] + results["compression"]:
+        for run in results["memory"] + results["memoryActive"] + results["compression"]:
             if run["offered"] and not run["extension"]:
                 results["notes"].append(f"{run_label(run)}: offered permessage-deflate, the "
                                         "server did not agree")
@@ -1239,6 +1293,8 @@ def run_label(run):
         return f"http {run['server']} {run['path']}"
     if "msgsPerS" in run:
         return f"compression {run['server']} {run['connections']} × {run['inFlight']}"
+    if run.get("echoOnce"):
+        return f"memory after one message each way {run['server']}"
     return f"memory {run['server']}"
 
 
@@ -1252,9 +1308,11 @@ def new_results(args, pinning):
                     "httpDuration": args.http_duration,
                     "httpConnections": args.http_connections,
                     "memoryConnections": args.memory_connections,
+                    "memoryActiveConnections": args.memory_active_connections,
                     "compressionSettings": args.compression_settings,
                     "sluiceWorkers": args.sluice_workers},
-        "ws": [], "http": [], "memory": [], "compression": [], "trace": None,
+        "ws": [], "http": [], "memory": [], "memoryActive": [], "compression": [],
+        "trace": None,
         "targets": [], "notes": [], "failures": [],
     }
     if pinning.note:
