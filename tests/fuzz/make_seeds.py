@@ -2,13 +2,14 @@
 """Writes the hand-made seeds of tests/fuzz/corpus/<target>/ (seed-*).
 
 Each input starts with two bytes the targets read as options (limits, or
-half-close and piecewise writes) and a split seed; the rest is what a
-client sends. Files that libFuzzer adds to the corpus (named by their hash)
-are left alone.
+half-close and piecewise writes, or fuzz_websocket's settings) and a split
+seed; the rest is what a client sends. Files that libFuzzer adds to the
+corpus (named by their hash) are left alone.
 """
 
 import os
 import struct
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
@@ -108,3 +109,116 @@ for target, prefixes in OPTIONS.items():
             suffix = "" if i == 0 else "-v%d" % i
             with open(os.path.join(folder, "seed-%s%s" % (name, suffix)), "wb") as f:
                 f.write(prefix + data)
+
+
+# fuzz_websocket: frames a client sends after the upgrade. Byte 0 is the
+# reader's settings: bit 0 permessage-deflate, bit 1 the client's context
+# takeover, bits 2-3 the limits (1: 64 KiB, 2: 100-byte frames, 3: 100-byte
+# messages), bits 4-6 the client's window bits less 8.
+DEFLATE, TAKEOVER = 0x01, 0x02
+SMALL, FRAME_100, MESSAGE_100 = 0x04, 0x08, 0x0C
+CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+RSV1, RSV2 = 0x40, 0x20
+KOSME = bytes.fromhex("cebae1bdb9cf83cebcceb5")
+
+
+def ws_frame(opcode, payload, fin=True, rsv=0, mask=b"\x37\xfa\x21\x3d", width=None):
+    """A client frame with any bits, masked unless mask is None, with a
+    length field of the given width (7, 16 or 64 bits; the shortest by default)."""
+    size = len(payload)
+    width = width or (7 if size < 126 else 16 if size < 65536 else 64)
+    head = bytes([(0x80 if fin else 0) | rsv | opcode])
+    mask_bit = 0x80 if mask else 0
+    if width == 7:
+        head += bytes([mask_bit | size])
+    elif width == 16:
+        head += bytes([mask_bit | 126]) + struct.pack(">H", size)
+    else:
+        head += bytes([mask_bit | 127]) + struct.pack(">Q", size)
+    if not mask:
+        return head + payload
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def deflated(data, compressor=None):
+    """A permessage-deflate payload (RFC 7692 7.2.1), as Python's websockets makes it."""
+    compressor = compressor or zlib.compressobj(wbits=-15)
+    out = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4]
+
+
+def takeover_pair(window_bits):
+    compressor = zlib.compressobj(wbits=-window_bits)
+    text = b"context takeover: the second message refers to the first " * 2
+    return (ws_frame(TEXT, deflated(text, compressor), rsv=RSV1)
+            + ws_frame(TEXT, deflated(text, compressor), rsv=RSV1))
+
+
+COMPRESSED = deflated(b"Hello, hello, hello! " * 8)
+WS_SEEDS = {
+    # Good frames of each kind.
+    "text": (0, ws_frame(TEXT, b"Hello")),
+    "binary-16bit-length": (0, ws_frame(BINARY, bytes(range(256)) * 2)),
+    "binary-64bit-length": (0, ws_frame(BINARY, b"x" * 300, width=64)),
+    "empty-text": (0, ws_frame(TEXT, b"")),
+    "ping-pong": (0, ws_frame(PING, b"p") + ws_frame(PONG, b"")),
+    "close": (0, ws_frame(CLOSE, b"\x03\xe8bye")),
+    "close-empty": (0, ws_frame(CLOSE, b"")),
+    "fragmented-text-ping-between": (0, ws_frame(TEXT, b"frag", fin=False)
+                                     + ws_frame(PING, b"p") + ws_frame(CONT, b"ment")),
+    "fragmented-binary": (0, ws_frame(BINARY, b"a", fin=False) + ws_frame(CONT, b"", fin=False)
+                          + ws_frame(CONT, b"b")),
+    "kosme": (0, ws_frame(TEXT, KOSME)),
+    "code-point-across-fragments": (0, ws_frame(TEXT, KOSME[:3], fin=False)
+                                    + ws_frame(CONT, KOSME[3:])),
+    "several-messages": (0, ws_frame(TEXT, b"one") + ws_frame(BINARY, b"two")
+                         + ws_frame(CLOSE, b"\x0f\xa0") + ws_frame(TEXT, b"after")),
+    # Each way to fail.
+    "autobahn-6.4.1": (0, ws_frame(TEXT, KOSME, fin=False)
+                       + ws_frame(CONT, bytes.fromhex("f4908080"), fin=False)
+                       + ws_frame(CONT, b"edited")),
+    "surrogate": (0, ws_frame(TEXT, b"\xed\xa0\x80")),
+    "text-cut-in-a-code-point": (0, ws_frame(TEXT, KOSME + b"\xce")),
+    "rsv2": (0, ws_frame(TEXT, b"x", rsv=RSV2)),
+    "rsv1-without-deflate": (0, ws_frame(TEXT, b"x", rsv=RSV1)),
+    "reserved-opcode": (0, ws_frame(0xB, b"x")),
+    "unmasked": (0, ws_frame(TEXT, b"x", mask=None)),
+    "continuation-without-message": (0, ws_frame(CONT, b"x")),
+    "message-inside-fragmented": (0, ws_frame(TEXT, b"a", fin=False) + ws_frame(BINARY, b"b")),
+    "fragmented-ping": (0, ws_frame(PING, b"p", fin=False)),
+    "ping-126-bytes": (0, ws_frame(PING, b"p" * 126)),
+    "close-one-byte": (0, ws_frame(CLOSE, b"\x03")),
+    "close-code-1005": (0, ws_frame(CLOSE, b"\x03\xed")),
+    "close-reason-not-utf8": (0, ws_frame(CLOSE, b"\x03\xe8\xff")),
+    "length-top-bit": (0, bytes([0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0]) + b"mask"),
+    "frame-past-limit": (FRAME_100, ws_frame(BINARY, b"x" * 101)),
+    "message-past-limit": (MESSAGE_100, ws_frame(BINARY, b"x" * 60, fin=False)
+                           + ws_frame(CONT, b"y" * 60)),
+    # permessage-deflate.
+    "deflate-text": (DEFLATE, ws_frame(TEXT, COMPRESSED, rsv=RSV1)),
+    "deflate-binary": (DEFLATE, ws_frame(BINARY, deflated(bytes(range(256)) * 4), rsv=RSV1)),
+    "deflate-empty": (DEFLATE, ws_frame(TEXT, deflated(b""), rsv=RSV1)),
+    "deflate-fragmented": (DEFLATE, ws_frame(TEXT, COMPRESSED[:5], fin=False, rsv=RSV1)
+                           + ws_frame(PING, b"p") + ws_frame(CONT, COMPRESSED[5:])),
+    "deflate-and-plain": (DEFLATE, ws_frame(TEXT, b"plain") + ws_frame(TEXT, COMPRESSED, rsv=RSV1)),
+    "deflate-rsv1-on-continuation": (DEFLATE, ws_frame(TEXT, COMPRESSED[:5], fin=False, rsv=RSV1)
+                                     + ws_frame(CONT, COMPRESSED[5:], rsv=RSV1)),
+    "deflate-corrupt": (DEFLATE, ws_frame(BINARY, b"\x06", rsv=RSV1)),
+    "deflate-not-utf8": (DEFLATE, ws_frame(TEXT, deflated(KOSME + b"\xff"), rsv=RSV1)),
+    "deflate-bomb": (DEFLATE | SMALL, ws_frame(BINARY, deflated(bytes(1 << 20)), rsv=RSV1)),
+    "deflate-takeover": (DEFLATE | TAKEOVER | (7 << 4), takeover_pair(15)),
+    "deflate-takeover-window-9": (DEFLATE | TAKEOVER | (1 << 4), takeover_pair(9)),
+    "deflate-no-takeover": (DEFLATE, takeover_pair(15)),
+}
+
+folder = os.path.join(HERE, "corpus", "fuzz_websocket")
+os.makedirs(folder, exist_ok=True)
+for name, (settings, data) in WS_SEEDS.items():
+    # Whole-ish pieces, and some fed a byte or a few at a time.
+    for suffix, split in (("", 0x00), ("-v1", 0x07)):
+        if suffix and not name.startswith(("fragmented", "autobahn", "deflate-fragmented",
+                                           "deflate-takeover", "kosme", "several")):
+            continue
+        with open(os.path.join(folder, "seed-%s%s" % (name, suffix)), "wb") as f:
+            f.write(bytes([settings, split]) + data)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes the request path with libFuzzer (see tests/fuzz/ and the README).
 #
-#   bash tests/fuzz/run.sh [TARGET] [SECONDS]   fuzz TARGET (fuzz_request, the default, or
-#                                               fuzz_server) for SECONDS (default 60)
+#   bash tests/fuzz/run.sh [TARGET] [SECONDS]   fuzz TARGET (fuzz_request, the default,
+#                                               fuzz_server or fuzz_websocket) for SECONDS
+#                                               (default 60)
 #   bash tests/fuzz/run.sh merge TARGET         add what the last run found that covers
 #                                               something new to tests/fuzz/corpus/TARGET
 #   bash tests/fuzz/run.sh coverage             line coverage of the request path over the
@@ -19,7 +20,7 @@ root="$(cd "$here/../.." && pwd)"
 # shellcheck source=scripts/deps.sh
 source "$root/scripts/deps.sh"
 
-targets=(fuzz_request fuzz_server)
+targets=(fuzz_request fuzz_server fuzz_websocket)
 mode=fuzz
 if [[ "${1:-}" == merge || "${1:-}" == coverage ]]; then
     mode="$1"
@@ -61,7 +62,8 @@ if [[ "$mode" == coverage ]]; then
     cmake -S "$root" -B "$cov" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_BUILD_APP=OFF \
         -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" \
         -DCMAKE_SHARED_LINKER_FLAGS="$flags" >/dev/null
-    if ! ninja -C "$cov" -j2 fuzz_request_replay fuzz_server_replay >"$cov/ninja.log" 2>&1; then
+    if ! ninja -C "$cov" -j2 fuzz_request_replay fuzz_server_replay fuzz_websocket_replay \
+        >"$cov/ninja.log" 2>&1; then
         grep -E 'error|FAILED' "$cov/ninja.log" | head -n 20 >&2
         echo "run.sh: the build failed, see $cov/ninja.log" >&2
         exit 1
@@ -77,9 +79,12 @@ if [[ "$mode" == coverage ]]; then
     llvm-profdata-14 merge -sparse "$cov"/profiles/*.profraw -o "$cov/fuzz.profdata"
     llvm-cov-14 report "$cov/tests/fuzz/fuzz_request_replay" \
         -object "$cov/tests/fuzz/fuzz_server_replay" -object "$cov/core/libsluice-core.so" \
+        -object "$cov/tests/fuzz/fuzz_websocket_replay" \
         -instr-profile "$cov/fuzz.profdata" \
         "$root/core/src/requestparser.cpp" "$root/core/src/httpconnection.cpp" \
-        "$root/core/src/router.cpp" "$root/core/src/route.cpp" "$root/core/src/worker.cpp"
+        "$root/core/src/router.cpp" "$root/core/src/route.cpp" "$root/core/src/worker.cpp" \
+        "$root/core/src/websocket/websocketreader.cpp" \
+        "$root/core/src/websocket/permessagedeflate.cpp"
     echo "==> Per line: llvm-cov-14 show $cov/tests/fuzz/fuzz_request_replay" \
         "-object $cov/tests/fuzz/fuzz_server_replay -object $cov/core/libsluice-core.so" \
         "-instr-profile $cov/fuzz.profdata $root/core/src/httpconnection.cpp"

@@ -23,10 +23,12 @@ struct Limits
     // goes out chunked (HTTP/1.1) or close-delimited (HTTP/1.0).
     qint64 responseBufferBytes = 64 * 1024;
 
-    // --- WebSockets (each QWebSocket gets them; Qt's own default is ~2 GiB)
+    // --- WebSockets (checked as the frame heads arrive, and while a
+    // compressed message is inflated, never after the fact)
     // One incoming frame; more closes the socket with 1009.
     qint64 maxWebSocketFrameBytes = 16 * 1024 * 1024;
-    // One incoming message, all its frames together; more closes with 1009.
+    // One incoming message, all its frames together (decompressed, with
+    // permessage-deflate); more closes with 1009.
     qint64 maxWebSocketMessageBytes = 16 * 1024 * 1024;
 
     // --- Connections
@@ -50,18 +52,17 @@ struct Limits
     int keepAliveTimeoutMs = 30000;
     // Longest stall of a response the client does not read: cut after it.
     int sendTimeoutMs = 60000;
-    // An upgrade handed to QWebSocketServer (which applies no timeout to
-    // handed-off sockets) must finish its handshake within this; a TLS
-    // handshake too.
+    // A TLS handshake must finish within this; so must a WebSocket upgrade
+    // handed to QtWebSockets' engine (QWebSocketServer applies no timeout to
+    // handed-off sockets). Sluice's own engine answers an upgrade at once.
     int handshakeTimeoutMs = 10000;
     // A WebSocket heard nothing from for this long is pinged...
     int webSocketPingIntervalMs = 30000;
     // ...and closed when no pong (or anything else) comes back within this.
     int webSocketPongTimeoutMs = 10000;
-    // A WebSocket the server closed and that is still open this long after
-    // is cut. Qt ends the TCP connection right after its close frame, so this
-    // is for a frame that cannot go out (data queued to a client that stopped
-    // reading).
+    // A WebSocket the server closed and whose client has not answered with
+    // its close frame this long after is cut; so is a closed connection
+    // whose last bytes (or the client's FIN) have not come by then.
     int webSocketCloseTimeoutMs = 5000;
 
     // Bytes of each message payload copied into monitor events.

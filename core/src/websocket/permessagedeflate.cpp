@@ -118,11 +118,15 @@ QList<Offer> parseOffers(const QByteArray &header)
 // RFC 7692 7.1.2: "8" to "15", written without leading zeros.
 int windowBits(const QByteArray &value)
 {
-    bool ok = false;
-    const int bits = value.toInt(&ok);
-    if (!ok || bits < 8 || bits > MaxWindowBits || value.startsWith('0'))
+    // Digits only: toInt() alone would take a sign and whitespace.
+    if (value.isEmpty() || value.size() > 2 || value.startsWith('0'))
         return 0;
-    return bits;
+    for (const char c : value) {
+        if (c < '0' || c > '9')
+            return 0;
+    }
+    const int bits = value.toInt();
+    return bits >= 8 && bits <= MaxWindowBits ? bits : 0;
 }
 
 struct OfferTerms
@@ -352,6 +356,8 @@ PerMessageDeflate::InflateResult PerMessageDeflate::decompress(const QByteArray 
                 const qint64 room = qMin<qint64>(qMax<qint64>(used * 2, 16 * 1024), limit + 1);
                 if (room <= used)
                     return InflateResult::TooBig;
+                // Exactly room: resize() alone would round the capacity up.
+                out->reserve(room);
                 out->resize(room);
             }
             stream->next_out = reinterpret_cast<Bytef *>(out->data() + used);

@@ -540,6 +540,9 @@ bool SluiceWebSocketPrivate::pingReceived(QByteArrayView payload)
     record(Opcode::Ping, Direction::Incoming, payload);
     if (m_state != State::Open)
         return m_state != State::Done;
+    // A client that pings without reading meets the same bound as messages.
+    if (!admitOutgoing(payload.size()))
+        return m_state != State::Done;
     record(Opcode::Pong, Direction::Outgoing, payload);
     writeFrame(WebSocketOpcode::Pong, payload);
     return true;

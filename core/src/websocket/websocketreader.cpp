@@ -140,12 +140,18 @@ bool WebSocketReader::startFrame(const uchar *head, Receiver &receiver)
     m_maskOffset = 0;
     m_remaining = length;
     if (!isControl(m_frameOpcode)) {
-        // Refused from the length alone, before a byte of it is held.
-        if (qint64(length) > m_settings.maxFrameBytes) {
+        // Refused from the length alone, before a byte of it is held. The
+        // limits are on what the handler gets: a compressed message may be a
+        // little larger on the wire (deflate's worst case for data that does
+        // not compress), and is held to its limit again as it inflates.
+        const auto onTheWire = [this](qint64 limit) {
+            return m_compressed ? limit + (limit >> 10) + 64 : limit;
+        };
+        if (qint64(length) > onTheWire(m_settings.maxFrameBytes)) {
             fail(receiver, CloseStatus::TooBig, "frame larger than maxWebSocketFrameBytes");
             return false;
         }
-        if (m_messageBytes + qint64(length) > m_settings.maxMessageBytes) {
+        if (m_messageBytes + qint64(length) > onTheWire(m_settings.maxMessageBytes)) {
             fail(receiver, CloseStatus::TooBig, "message larger than maxWebSocketMessageBytes");
             return false;
         }
