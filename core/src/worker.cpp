@@ -45,11 +45,11 @@ Worker::Worker(Server *server, Admission *admission, int index, int count)
 Worker::~Worker()
 {
     // WebSockets emit closed() as they go; nobody should hear it from a dying
-    // worker. They go before the engine they may use.
-    for (WebSocket *socket : std::as_const(m_webSockets)) {
+    // worker. They go before the engine they use, closed ones waiting for
+    // their deleteLater() too.
+    for (WebSocket *socket : std::as_const(m_webSockets))
         socket->disconnect(this);
-        delete socket;
-    }
+    qDeleteAll(findChildren<WebSocket *>(QString(), Qt::FindDirectChildrenOnly));
     delete m_engine;
     // Handshakes still in Qt's hands have no parent to delete them.
     for (const auto &pending : std::as_const(m_pending)) {

@@ -72,9 +72,15 @@ void tst_Config::completeConfigApplies()
             {"uri": "ws:/script", "exec": ["bin/run.sh"]},
             {"uri": "/old/(?<p>.*)", "forward": "/new/(p)"},
             {"uri": "/away", "redirect": "https://example.com/"},
-            {"uri": "ws:/x", "handler": "echo", "subprotocols": ["v1", "v2"]}
+            {"uri": "ws:/x", "handler": "echo", "subprotocols": ["v1", "v2"]},
+            {"uri": "ws:/z", "handler": "echo", "compression": true},
+            {"uri": "ws:/zz", "handler": "echo",
+             "compression": {"threshold": 10, "level": 1, "serverContextTakeover": true,
+                             "clientContextTakeover": true, "serverMaxWindowBits": 9,
+                             "clientMaxWindowBits": 10, "memLevel": 4}}
         ],
         "workers": 3,
+        "webSocketEngine": "qt",
         "errors": {"404": "/404.html", "500": "/oops"},
         "limits": {"maxHeadBytes": 1000, "maxBodyBytes": 2000, "responseBufferBytes": 3000,
                    "maxWebSocketMessageBytes": 4000, "monitorPayloadBytes": 0,
@@ -117,6 +123,8 @@ void tst_Config::completeConfigApplies()
             {Kind::Forward, QStringLiteral("/old/(?<p>.*)"), QString()},
             {Kind::Redirect, QStringLiteral("/away"), QString()},
             {Kind::WebSocket, QStringLiteral("ws:/x"), QStringLiteral("echo")},
+            {Kind::WebSocket, QStringLiteral("ws:/z"), QStringLiteral("echo")},
+            {Kind::WebSocket, QStringLiteral("ws:/zz"), QStringLiteral("echo")},
     };
     QCOMPARE(routes.size(), expected.size());
     for (qsizetype i = 0; i < routes.size(); ++i) {
@@ -128,6 +136,24 @@ void tst_Config::completeConfigApplies()
     QCOMPARE(routes.at(5).target(), QStringLiteral("/new/(p)"));
     QCOMPARE(routes.at(6).target(), QStringLiteral("https://example.com/"));
     QCOMPARE(routes.at(7).subprotocols(), QStringList({"v1", "v2"}));
+    QVERIFY(!routes.at(7).compression().enabled);
+    const sluice::WebSocketCompression plain = routes.at(8).compression();
+    QVERIFY(plain.enabled);
+    QCOMPARE(plain.thresholdBytes, sluice::WebSocketCompression().thresholdBytes);
+    QVERIFY(!plain.serverContextTakeover);
+    const sluice::WebSocketCompression tuned = routes.at(9).compression();
+    QVERIFY(tuned.enabled);
+    QCOMPARE(tuned.thresholdBytes, 10);
+    QCOMPARE(tuned.level, 1);
+    QVERIFY(tuned.serverContextTakeover);
+    QVERIFY(tuned.clientContextTakeover);
+    QCOMPARE(tuned.serverMaxWindowBits, 9);
+    QCOMPARE(tuned.clientMaxWindowBits, 10);
+    QCOMPARE(tuned.memLevel, 4);
+    QCOMPARE(server.webSocketEngine(), sluice::Server::WebSocketEngine::Qt);
+    QVERIFY(config.describe().contains(QStringLiteral("webSocketEngine: qt\n")));
+    QVERIFY(config.describe().contains(
+            QStringLiteral("route: WebSocket ws:/z echo compression (threshold 64 B, level 6)\n")));
 
     QCOMPARE(server.router()->errorStatuses().size(), 2);
     QCOMPARE(server.router()->errorUri(404), QStringLiteral("/404.html"));
@@ -207,6 +233,32 @@ void tst_Config::errors_data()
             << QStringLiteral("workers: must be an integer from 0 to 256");
     QTest::newRow("workers string") << QByteArray(R"({"workers": "4"})")
                                     << QStringLiteral("workers: must be an integer from 0 to 256");
+    QTest::newRow("engine unknown")
+            << QByteArray(R"({"webSocketEngine": "fast"})")
+            << QStringLiteral("webSocketEngine: must be \"sluice\" or \"qt\"");
+    QTest::newRow("compression on http")
+            << QByteArray(R"({"routes": [{"uri": "/a", "forward": "/b", "compression": true}]})")
+            << QStringLiteral("routes[0].compression: only for ws: routes");
+    QTest::newRow("compression string")
+            << QByteArray(R"({"routes": [{"uri": "ws:/a", "handler": "echo", "compression": "on"}]})")
+            << QStringLiteral("routes[0].compression: must be true, false or an object");
+    QTest::newRow("compression unknown key")
+            << QByteArray(R"({"routes": [{"uri": "ws:/a", "handler": "echo",
+                                           "compression": {"window": 9}}]})")
+            << QStringLiteral("routes[0].compression.window: unknown key");
+    QTest::newRow("compression level")
+            << QByteArray(R"({"routes": [{"uri": "ws:/a", "handler": "echo",
+                                           "compression": {"level": 10}}]})")
+            << QStringLiteral("routes[0].compression.level: must be an integer from 1 to 9");
+    QTest::newRow("compression window")
+            << QByteArray(R"({"routes": [{"uri": "ws:/a", "handler": "echo",
+                                           "compression": {"serverMaxWindowBits": 7}}]})")
+            << QStringLiteral(
+                       "routes[0].compression.serverMaxWindowBits: must be an integer from 8 to 15");
+    QTest::newRow("compression takeover")
+            << QByteArray(R"({"routes": [{"uri": "ws:/a", "handler": "echo",
+                                           "compression": {"serverContextTakeover": 1}}]})")
+            << QStringLiteral("routes[0].compression.serverContextTakeover: must be true or false");
     QTest::newRow("unknown listen key") << QByteArray(R"({"listen": [{"host": "x"}]})")
                                         << QStringLiteral("listen[0].host: unknown key");
     QTest::newRow("port too big") << QByteArray(R"({"listen": [{"port": 65536}]})")

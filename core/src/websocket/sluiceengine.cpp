@@ -201,6 +201,8 @@ private:
     void finish(bool reset)
     {
         if (m_socket) {
+            // Its disconnected() would call back into the list being walked.
+            QObject::disconnect(m_socket, nullptr, m_engine, nullptr);
             if (reset)
                 resetConnection(m_socket);
             return;
@@ -308,6 +310,8 @@ bool SluiceEngine::addToCork(std::initializer_list<QByteArrayView> pieces, qsize
     if (m_corkSize + total > CorkBytes)
         return false;
     for (const QByteArrayView &piece : pieces) {
+        if (piece.isEmpty())
+            continue; // an empty payload's data() may be null
         std::memcpy(m_cork.get() + m_corkSize, piece.data(), size_t(piece.size()));
         m_corkSize += piece.size();
     }
