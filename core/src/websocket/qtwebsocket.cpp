@@ -66,11 +66,11 @@ qint64 QtWebSocketPrivate::pendingBytes() const
     return m_socket->bytesToWrite() + (m_tls ? m_tls->encryptedBytesToWrite() : 0);
 }
 
-qint64 QtWebSocketPrivate::writeMessage(WebSocketOpcode opcode, const QByteArray &payload)
+qint64 QtWebSocketPrivate::writeMessage(WebSocketOpcode opcode, QByteArrayView payload)
 {
     if (opcode == WebSocketOpcode::Text)
         return m_socket->sendTextMessage(QString::fromUtf8(payload));
-    return m_socket->sendBinaryMessage(payload);
+    return m_socket->sendBinaryMessage(payload.toByteArray());
 }
 
 void QtWebSocketPrivate::writePing(const QByteArray &payload)

@@ -27,7 +27,7 @@ public:
 
     bool isConnected() const override;
     qint64 pendingBytes() const override;
-    qint64 writeMessage(WebSocketOpcode opcode, const QByteArray &payload) override;
+    qint64 writeMessage(WebSocketOpcode opcode, QByteArrayView payload) override;
     void writePing(const QByteArray &payload) override;
     void writeClose(int code, const QString &reason) override;
     bool isClosing() const override;

@@ -591,11 +591,11 @@ void SluiceWebSocketPrivate::readFailed(quint16 code, const char *why)
 
 // --- writing ------------------------------------------------------------
 
-qint64 SluiceWebSocketPrivate::writeMessage(WebSocketOpcode opcode, const QByteArray &payload)
+qint64 SluiceWebSocketPrivate::writeMessage(WebSocketOpcode opcode, QByteArrayView payload)
 {
     if (m_deflate && m_deflate->compresses(payload.size())) {
         QByteArray &compressed = m_engine->compressBuffer();
-        if (m_deflate->compress(payload.constData(), payload.size(), &compressed)) {
+        if (m_deflate->compress(payload.data(), payload.size(), &compressed)) {
             writeFrame(opcode, compressed, true);
             if (compressed.capacity() > 1024 * 1024)
                 compressed = QByteArray();

@@ -6,6 +6,8 @@
 #include <sluice/limits.h>
 #include <sluice/monitor.h>
 
+#include <QtCore/QStringEncoder>
+
 namespace sluice {
 
 using Opcode = MonitorEvent::Opcode;
@@ -348,6 +350,19 @@ qint64 WebSocket::sendText(const QString &message)
 {
     if (!isOpen())
         return -1;
+    // A short message is encoded on the stack: toUtf8()'s allocation (and
+    // its free) cost more than the copy, once per message.
+    constexpr qsizetype ShortText = 256;
+    if (message.size() <= ShortText
+        && !d->monitor->isActive(MonitorEvent::Type::WebSocketMessage)) {
+        char buffer[3 * ShortText];
+        QStringEncoder encoder(QStringEncoder::Utf8, QStringConverter::Flag::Stateless);
+        const QByteArrayView payload(buffer, encoder.appendToBuffer(buffer, message) - buffer);
+        if (!d->admitOutgoing(payload.size()))
+            return -1;
+        d->count(Opcode::Text, Direction::Outgoing, payload.size());
+        return d->writeMessage(WebSocketOpcode::Text, payload);
+    }
     const QByteArray payload = message.toUtf8();
     if (!d->admitOutgoing(payload.size()))
         return -1;

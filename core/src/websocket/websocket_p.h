@@ -61,7 +61,7 @@ public:
     // Open, and no close frame sent or received.
     virtual bool isConnected() const = 0;
     virtual qint64 pendingBytes() const = 0;
-    virtual qint64 writeMessage(WebSocketOpcode opcode, const QByteArray &payload) = 0;
+    virtual qint64 writeMessage(WebSocketOpcode opcode, QByteArrayView payload) = 0;
     virtual void writePing(const QByteArray &payload) = 0;
     // Starts the closing handshake.
     virtual void writeClose(int code, const QString &reason) = 0;

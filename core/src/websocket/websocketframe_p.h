@@ -98,11 +98,11 @@ inline QByteArray closePayload(int code, const QByteArray &reason)
 // returns the offset after the last byte, for a payload that comes in pieces.
 inline int unmask(char *data, qsizetype size, const uchar key[4], int offset)
 {
-    uchar rotated[8];
-    for (int i = 0; i < 8; ++i)
-        rotated[i] = key[(offset + i) & 3];
-    quint64 wide;
-    std::memcpy(&wide, rotated, 8);
+    const uchar rotated[4] = {key[offset & 3], key[(offset + 1) & 3], key[(offset + 2) & 3],
+                              key[(offset + 3) & 3]};
+    quint32 narrow;
+    std::memcpy(&narrow, rotated, 4);
+    const quint64 wide = quint64(narrow) | (quint64(narrow) << 32);
     qsizetype i = 0;
     for (; i + 8 <= size; i += 8) {
         quint64 word;
@@ -111,7 +111,7 @@ inline int unmask(char *data, qsizetype size, const uchar key[4], int offset)
         std::memcpy(data + i, &word, 8);
     }
     for (; i < size; ++i)
-        data[i] = char(data[i] ^ rotated[i & 7]);
+        data[i] = char(data[i] ^ rotated[i & 3]);
     return int((offset + size) & 3);
 }
 

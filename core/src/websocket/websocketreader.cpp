@@ -21,8 +21,15 @@ WebSocketReader::WebSocketReader(const Settings &settings)
 void WebSocketReader::feed(char *data, qsizetype size, Receiver &receiver)
 {
     while (size > 0 && m_stage != Stage::Done) {
-        const qsizetype used = m_stage == Stage::Head ? readHead(data, size, receiver)
-                                                      : readPayload(data, size, receiver);
+        qsizetype used;
+        if (m_stage == Stage::Head && m_headSize == 0)
+            used = readWholeMessage(data, size, receiver);
+        else
+            used = 0;
+        if (used == 0) {
+            used = m_stage == Stage::Head ? readHead(data, size, receiver)
+                                          : readPayload(data, size, receiver);
+        }
         if (used < 0)
             return;
         data += used;
@@ -36,6 +43,47 @@ void WebSocketReader::fail(Receiver &receiver, quint16 code, const char *why)
     m_message = QByteArray();
     m_control = QByteArray();
     receiver.readFailed(code, why);
+}
+
+qsizetype WebSocketReader::readWholeMessage(char *data, qsizetype size, Receiver &receiver)
+{
+    // Most messages are one unfragmented, uncompressed frame that arrived
+    // whole: read it in place, without the byte-wise stages below. Anything
+    // else (0 here) takes those stages, which judge it in full.
+    if (size < 6 || m_messageOpcode != WebSocketOpcode::Continuation)
+        return 0;
+    const auto *bytes = reinterpret_cast<const uchar *>(data);
+    const uchar first = bytes[0];
+    const auto opcode = WebSocketOpcode(first & 0x0F);
+    if ((first & 0xF0) != 0x80
+        || (opcode != WebSocketOpcode::Text && opcode != WebSocketOpcode::Binary)
+        || !(bytes[1] & 0x80))
+        return 0;
+    qint64 length = bytes[1] & 0x7F;
+    int head = 6;
+    if (length == 126) {
+        if (size < 8)
+            return 0;
+        length = qFromBigEndian<quint16>(bytes + 2);
+        head = 8;
+    } else if (length == 127) {
+        return 0;
+    }
+    if (head + length > size || length > m_settings.maxFrameBytes
+        || length > m_settings.maxMessageBytes)
+        return 0;
+    char *payload = data + head;
+    const uchar *key = bytes + head - 4;
+    unmask(payload, length, key, 0);
+    if (opcode == WebSocketOpcode::Text && !Utf8Validator::isValidUtf8(payload, length)) {
+        // Masked again: the stages below unmask it once more, and fail it
+        // at the right byte.
+        unmask(payload, length, key, 0);
+        return 0;
+    }
+    return receiver.messageReceived(opcode, QByteArrayView(payload, length), nullptr)
+            ? head + length
+            : -1;
 }
 
 qsizetype WebSocketReader::readHead(const char *data, qsizetype size, Receiver &receiver)

@@ -72,6 +72,7 @@ private:
     enum class Stage : quint8 { Head, Payload, Done };
 
     // Each returns the bytes it used, or -1 when reading must stop.
+    qsizetype readWholeMessage(char *data, qsizetype size, Receiver &receiver);
     qsizetype readHead(const char *data, qsizetype size, Receiver &receiver);
     qsizetype readPayload(char *data, qsizetype size, Receiver &receiver);
     bool checkFirstBytes(Receiver &receiver);
