@@ -155,7 +155,8 @@ bool Config::loadWebSocketEngine(const QJsonValue &value)
     else if (value.isString() && name == QLatin1String("qt"))
         m_webSocketEngine = sluice::Server::WebSocketEngine::Qt;
     else
-        return fail(QStringLiteral("webSocketEngine"), QStringLiteral("must be \"sluice\" or \"qt\""));
+        return fail(QStringLiteral("webSocketEngine"),
+                    QStringLiteral("must be \"sluice\" or \"qt\""));
     return true;
 }
 
@@ -177,11 +178,13 @@ bool Config::loadCompression(const QJsonValue &value, const QString &path,
         qint64 min;
         qint64 max;
     };
-    static const Number numbers[] = {{"threshold", 1, qint64(1) << 40}, {"level", 1, 9},
+    static const Number numbers[] = {{"threshold", 1, qint64(1) << 40},
+                                     {"level", 1, 9},
                                      {"serverMaxWindowBits", 8, 15},
-                                     {"clientMaxWindowBits", 8, 15}, {"memLevel", 1, 9}};
-    static const char *const flags[] = {"enabled", "serverContextTakeover",
-                                        "clientContextTakeover"};
+                                     {"clientMaxWindowBits", 8, 15},
+                                     {"memLevel", 1, 9}};
+    static const char *const flags[]
+            = {"enabled", "serverContextTakeover", "clientContextTakeover"};
     QStringList allowed;
     for (const Number &number : numbers)
         allowed.append(QLatin1String(number.key));
@@ -204,8 +207,10 @@ bool Config::loadCompression(const QJsonValue &value, const QString &path,
             return fail(path + u'.' + key, QStringLiteral("must be true or false"));
     }
     compression->enabled = object.value(QStringLiteral("enabled")).toBool(true);
-    compression->serverContextTakeover = object.value(QStringLiteral("serverContextTakeover")).toBool();
-    compression->clientContextTakeover = object.value(QStringLiteral("clientContextTakeover")).toBool();
+    compression->serverContextTakeover
+            = object.value(QStringLiteral("serverContextTakeover")).toBool();
+    compression->clientContextTakeover
+            = object.value(QStringLiteral("clientContextTakeover")).toBool();
     if (parsed[0] >= 0)
         compression->thresholdBytes = parsed[0];
     if (parsed[1] >= 0)

@@ -153,12 +153,13 @@ void AccessLog::attach()
 {
     MonitorQueue::Options options;
     options.capacity = m_monitor->capacity();
-    options.types = {Type::HttpExchange, Type::WebSocketOpened, Type::WebSocketClosed,
-                     Type::Error};
+    options.types = {Type::HttpExchange, Type::WebSocketOpened, Type::WebSocketClosed, Type::Error};
     if (m_traffic)
         options.types.append(Type::WebSocketMessage);
     // One queued call per batch: the queue calls this when it stops being empty.
-    options.ready = [this] { QMetaObject::invokeMethod(this, &AccessLog::write, Qt::QueuedConnection); };
+    options.ready = [this] {
+        QMetaObject::invokeMethod(this, &AccessLog::write, Qt::QueuedConnection);
+    };
     m_queue.reset();
     m_queue = std::make_unique<MonitorQueue>(m_monitor, options);
     m_droppedSeen = 0;

@@ -19,8 +19,7 @@ quint32 typeBits(const QList<MonitorEvent::Type> &types)
 
 MonitorQueue::MonitorQueue(Monitor *monitor, int capacity, qint64 payloadBudget)
     : MonitorQueue(monitor, Options {capacity, payloadBudget, {}, {}})
-{
-}
+{ }
 
 MonitorQueue::MonitorQueue(Monitor *monitor, const Options &options)
     : m_monitor(monitor)

@@ -240,7 +240,8 @@ void tst_Config::errors_data()
             << QByteArray(R"({"routes": [{"uri": "/a", "forward": "/b", "compression": true}]})")
             << QStringLiteral("routes[0].compression: only for ws: routes");
     QTest::newRow("compression string")
-            << QByteArray(R"({"routes": [{"uri": "ws:/a", "handler": "echo", "compression": "on"}]})")
+            << QByteArray(
+                       R"({"routes": [{"uri": "ws:/a", "handler": "echo", "compression": "on"}]})")
             << QStringLiteral("routes[0].compression: must be true, false or an object");
     QTest::newRow("compression unknown key")
             << QByteArray(R"({"routes": [{"uri": "ws:/a", "handler": "echo",
@@ -253,8 +254,8 @@ void tst_Config::errors_data()
     QTest::newRow("compression window")
             << QByteArray(R"({"routes": [{"uri": "ws:/a", "handler": "echo",
                                            "compression": {"serverMaxWindowBits": 7}}]})")
-            << QStringLiteral(
-                       "routes[0].compression.serverMaxWindowBits: must be an integer from 8 to 15");
+            << QStringLiteral("routes[0].compression.serverMaxWindowBits: must be an integer from "
+                              "8 to 15");
     QTest::newRow("compression takeover")
             << QByteArray(R"({"routes": [{"uri": "ws:/a", "handler": "echo",
                                            "compression": {"serverContextTakeover": 1}}]})")

@@ -793,10 +793,9 @@ void tst_TrafficView::exportHar()
         types.append(message.toObject().value(QStringLiteral("type")).toString());
         opcodes.append(message.toObject().value(QStringLiteral("opcode")).toInt());
     }
-    QCOMPARE(data,
-             (QStringList {QStringLiteral("first message"), QStringLiteral("first message"),
-                           QStringLiteral("second message"), QStringLiteral("second message"),
-                           QString(), QString()}));
+    QCOMPARE(data, (QStringList {QStringLiteral("first message"), QStringLiteral("first message"),
+                                 QStringLiteral("second message"), QStringLiteral("second message"),
+                                 QString(), QString()}));
     // HAR speaks for the client: what it sent is "send".
     QCOMPARE(types, (QStringList {QStringLiteral("send"), QStringLiteral("receive"),
                                   QStringLiteral("send"), QStringLiteral("receive"),

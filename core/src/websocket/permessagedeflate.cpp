@@ -103,7 +103,8 @@ QList<Offer> parseOffers(const QByteArray &header)
         for (qsizetype i = 1; i < parts.size(); ++i) {
             Parameter parameter;
             const qsizetype equals = parts.at(i).indexOf('=');
-            parameter.name = (equals < 0 ? parts.at(i) : parts.at(i).first(equals)).trimmed().toLower();
+            parameter.name
+                    = (equals < 0 ? parts.at(i) : parts.at(i).first(equals)).trimmed().toLower();
             if (equals >= 0) {
                 parameter.hasValue = true;
                 parameter.value = unquote(parts.at(i).mid(equals + 1).trimmed());
@@ -191,8 +192,8 @@ std::optional<DeflateParameters> PerMessageDeflate::negotiate(const QByteArray &
                 = terms.clientNoContextTakeover || !options.clientContextTakeover;
         const int serverBits = qBound(8, options.serverMaxWindowBits, MaxWindowBits);
         accepted.serverMaxWindowBits = terms.serverMaxWindowBits
-                ? qMin(terms.serverMaxWindowBits, serverBits)
-                : serverBits;
+                                               ? qMin(terms.serverMaxWindowBits, serverBits)
+                                               : serverBits;
         // A smaller client window only matters to a decompressor kept
         // across messages, and may only be asked of a client that offered it.
         int clientBits = 0;
@@ -211,7 +212,8 @@ std::optional<DeflateParameters> PerMessageDeflate::negotiate(const QByteArray &
         if (accepted.clientNoContextTakeover)
             answer += "; client_no_context_takeover";
         if (terms.serverMaxWindowBits)
-            answer += "; server_max_window_bits=" + QByteArray::number(accepted.serverMaxWindowBits);
+            answer += "; server_max_window_bits="
+                      + QByteArray::number(accepted.serverMaxWindowBits);
         if (clientBits)
             answer += "; client_max_window_bits=" + QByteArray::number(clientBits);
         *response = answer;
@@ -282,8 +284,7 @@ PerMessageDeflate::PerMessageDeflate(const DeflateParameters &parameters,
     , m_threshold(qMax<qint64>(1, options.thresholdBytes))
     , m_level(qBound(1, options.level, 9))
     , m_memLevel(qBound(1, options.memLevel, 9))
-{
-}
+{ }
 
 PerMessageDeflate::~PerMessageDeflate() = default;
 

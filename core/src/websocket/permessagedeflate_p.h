@@ -60,9 +60,8 @@ public:
     // Picks the first offer in a Sec-WebSocket-Extensions value that options
     // can accept, and writes the answering extension into *response; an
     // offer with unknown, repeated or out-of-range parameters is declined.
-    static std::optional<DeflateParameters> negotiate(const QByteArray &offers,
-                                                      const WebSocketCompression &options,
-                                                      QByteArray *response);
+    static std::optional<DeflateParameters>
+    negotiate(const QByteArray &offers, const WebSocketCompression &options, QByteArray *response);
 
     PerMessageDeflate(const DeflateParameters &parameters, const WebSocketCompression &options,
                       DeflateStreams *shared);

@@ -13,13 +13,12 @@ using Opcode = MonitorEvent::Opcode;
 using Direction = MonitorEvent::Direction;
 
 QtWebSocketPrivate::QtWebSocketPrivate(QWebSocket *socket,
-                                       std::unique_ptr<WebSocketContext> context,
-                                       Monitor *monitor, qint64 maxPendingWriteBytes)
+                                       std::unique_ptr<WebSocketContext> context, Monitor *monitor,
+                                       qint64 maxPendingWriteBytes)
     : WebSocketPrivate(std::move(context), monitor, maxPendingWriteBytes)
     , m_socket(socket)
     , m_tls(qobject_cast<QSslSocket *>(this->context->tcpSocket.data()))
-{
-}
+{ }
 
 QtWebSocketPrivate::~QtWebSocketPrivate() = default;
 
@@ -50,7 +49,9 @@ void QtWebSocketPrivate::created()
     // after aboutToClose(); a connection that ends without it was lost.
     QObject::connect(m_socket, &QWebSocket::aboutToClose, q, [this] { m_closeFrameSent = true; });
     QObject::connect(m_socket, &QWebSocket::disconnected, q, [this] { onDisconnected(); });
-    const auto written = [this] { onDrained(); };
+    const auto written = [this] {
+        onDrained();
+    };
     QObject::connect(m_socket, &QWebSocket::bytesWritten, q, written);
     if (m_tls)
         QObject::connect(m_tls, &QSslSocket::encryptedBytesWritten, q, written);

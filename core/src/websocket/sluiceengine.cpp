@@ -108,14 +108,12 @@ public:
         , m_fd(fd)
         , m_unsent(std::move(unsent))
         , m_deadlineMs(deadlineMs)
-    {
-    }
+    { }
     LingeringClose(SluiceEngine *engine, QAbstractSocket *socket, qint64 deadlineMs)
         : m_engine(engine)
         , m_socket(socket)
         , m_deadlineMs(deadlineMs)
-    {
-    }
+    { }
     ~LingeringClose()
     {
         if (m_socket) {
@@ -238,8 +236,7 @@ SluiceEngine::SluiceEngine(QObject *parent)
     , m_poller(new SocketPoller(this))
     , m_readBuffer(new char[ReadBufferBytes])
     , m_cork(new char[CorkBytes])
-{
-}
+{ }
 
 SluiceEngine::~SluiceEngine()
 {
@@ -248,12 +245,12 @@ SluiceEngine::~SluiceEngine()
 
 std::unique_ptr<SluiceWebSocketPrivate>
 SluiceEngine::accept(QTcpSocket *socket, std::unique_ptr<WebSocketContext> context,
-                        const Upgrade &upgrade)
+                     const Upgrade &upgrade)
 {
     const HttpRequest &request = context->request;
     SluiceWebSocketPrivate::Negotiated negotiated;
-    negotiated.subprotocol = WebSocketHandshake::chooseSubprotocol(context->route.subprotocols(),
-                                                                   request);
+    negotiated.subprotocol
+            = WebSocketHandshake::chooseSubprotocol(context->route.subprotocols(), request);
     negotiated.compression = context->route.compression();
     QByteArray extensions;
     negotiated.deflate = PerMessageDeflate::negotiate(
@@ -580,8 +577,8 @@ void SluiceWebSocketPrivate::closeReceived(quint16 code, QByteArrayView reason)
 void SluiceWebSocketPrivate::readFailed(quint16 code, const char *why)
 {
     const QString reason = QString::fromLatin1(why);
-    qCDebug(lcWebSocket).noquote() << "WebSocket" << context->id << "failed with" << code << ':'
-                                   << reason;
+    qCDebug(lcWebSocket).noquote()
+            << "WebSocket" << context->id << "failed with" << code << ':' << reason;
     if (m_state == State::Open) {
         record(Opcode::Close, Direction::Outgoing, QByteArrayView(why));
         writeFrame(WebSocketOpcode::Close, WebSocketFrame::closePayload(code, QByteArray(why)));
@@ -628,8 +625,8 @@ void SluiceWebSocketPrivate::writeFrame(WebSocketOpcode opcode, QByteArrayView p
                                         bool compressed)
 {
     char head[WebSocketFrame::MaxHeadBytes];
-    const int headSize =
-            WebSocketFrame::writeHead(head, opcode, quint64(payload.size()), true, compressed);
+    const int headSize
+            = WebSocketFrame::writeHead(head, opcode, quint64(payload.size()), true, compressed);
     writePieces({QByteArrayView(head, headSize), payload});
 }
 

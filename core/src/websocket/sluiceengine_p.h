@@ -50,9 +50,8 @@ public:
     // Sends the 101 on socket (whose unread bytes start with the upgrade
     // request) and returns the WebSocket's state, serving the connection
     // from then on; the socket is deleted or kept as the engine sees fit.
-    std::unique_ptr<SluiceWebSocketPrivate> accept(QTcpSocket *socket,
-                                                   std::unique_ptr<WebSocketContext> context,
-                                                   const Upgrade &upgrade);
+    std::unique_ptr<SluiceWebSocketPrivate>
+    accept(QTcpSocket *socket, std::unique_ptr<WebSocketContext> context, const Upgrade &upgrade);
 
     // Connections whose closing handshake is done, waiting for their last
     // bytes to leave (and the client's FIN), at most until their deadline.

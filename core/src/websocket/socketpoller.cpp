@@ -106,8 +106,7 @@ void SocketPoller::dispatch()
 
 SocketPoller::SocketPoller(QObject *parent)
     : QObject(parent)
-{
-}
+{ }
 
 SocketPoller::~SocketPoller() = default;
 

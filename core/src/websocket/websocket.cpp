@@ -22,8 +22,7 @@ WebSocketPrivate::WebSocketPrivate(std::unique_ptr<WebSocketContext> context, Mo
     , dataset(this->context->dataset)
     , openedUs(MonitorEvent::now())
     , maxPendingWriteBytes(maxPendingWriteBytes)
-{
-}
+{ }
 
 WebSocketPrivate::~WebSocketPrivate()
 {
@@ -97,8 +96,7 @@ void WebSocketPrivate::count(Opcode opcode, Direction direction, qint64 size)
     }
 }
 
-void WebSocketPrivate::post(Opcode opcode, Direction direction, qint64 size,
-                            const QByteArray &kept)
+void WebSocketPrivate::post(Opcode opcode, Direction direction, qint64 size, const QByteArray &kept)
 {
     MonitorEvent event;
     event.type = MonitorEvent::Type::WebSocketMessage;
@@ -239,8 +237,7 @@ void WebSocketPrivate::postClosed(int code, const QString &reason)
 WebSocket::WebSocket(std::unique_ptr<WebSocketPrivate> d, QObject *parent)
     : QObject(parent)
     , d(std::move(d))
-{
-}
+{ }
 
 WebSocket::~WebSocket()
 {

@@ -143,8 +143,7 @@ public:
     explicit DeletionGuard(WebSocketPrivate *d)
         : m_d(d)
         , m_outer(std::exchange(d->deletedFlag, &m_deleted))
-    {
-    }
+    { }
     ~DeletionGuard()
     {
         if (!m_deleted)

@@ -70,7 +70,7 @@ inline int writeHead(char *out, WebSocketOpcode opcode, quint64 size, bool fin =
 inline bool isValidCloseCode(int code)
 {
     return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
-            || (code >= 3000 && code <= 4999);
+           || (code >= 3000 && code <= 4999);
 }
 
 // A close frame's payload: the code and as much of reason as fits in 123

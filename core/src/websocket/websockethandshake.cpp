@@ -50,7 +50,7 @@ QByteArray response(const QByteArray &accept, const QString &subprotocol,
                       "Upgrade: websocket\r\n"
                       "Connection: Upgrade\r\n"
                       "Sec-WebSocket-Accept: "
-            + accept + "\r\n";
+                      + accept + "\r\n";
     if (!subprotocol.isEmpty())
         head += "Sec-WebSocket-Protocol: " + subprotocol.toLatin1() + "\r\n";
     if (!extensions.isEmpty())

@@ -10,13 +10,11 @@ using namespace WebSocketFrame;
 
 WebSocketReader::WebSocketReader()
     : WebSocketReader(Settings())
-{
-}
+{ }
 
 WebSocketReader::WebSocketReader(const Settings &settings)
     : m_settings(settings)
-{
-}
+{ }
 
 void WebSocketReader::feed(char *data, qsizetype size, Receiver &receiver)
 {
@@ -82,8 +80,8 @@ qsizetype WebSocketReader::readWholeMessage(char *data, qsizetype size, Receiver
         return 0;
     }
     return receiver.messageReceived(opcode, QByteArrayView(payload, length), nullptr)
-            ? head + length
-            : -1;
+                   ? head + length
+                   : -1;
 }
 
 qsizetype WebSocketReader::readHead(const char *data, qsizetype size, Receiver &receiver)
@@ -237,8 +235,7 @@ qsizetype WebSocketReader::readPayload(char *data, qsizetype size, Receiver &rec
 
     // Checked as the bytes come, so that a message fails at its first bad
     // byte rather than after its last frame.
-    if (m_messageOpcode == WebSocketOpcode::Text && !m_compressed
-        && !m_utf8.feed(data, count)) {
+    if (m_messageOpcode == WebSocketOpcode::Text && !m_compressed && !m_utf8.feed(data, count)) {
         fail(receiver, CloseStatus::InvalidPayload, "text message is not valid UTF-8");
         return -1;
     }
@@ -319,7 +316,8 @@ bool WebSocketReader::endMessage(QByteArrayView payload, QByteArray *buffer, Rec
             return false;
         }
         if (opcode == WebSocketOpcode::Text && !text.isComplete()) {
-            fail(receiver, CloseStatus::InvalidPayload, "text message ends inside a UTF-8 sequence");
+            fail(receiver, CloseStatus::InvalidPayload,
+                 "text message ends inside a UTF-8 sequence");
             return false;
         }
         message = QByteArray();

@@ -43,7 +43,8 @@ public:
         // A whole text (valid UTF-8) or binary message. When it lives in a
         // buffer of the reader's, *buffer is that buffer and may be taken.
         virtual bool messageReceived(WebSocketOpcode opcode, QByteArrayView payload,
-                                     QByteArray *buffer) = 0;
+                                     QByteArray *buffer)
+                = 0;
         virtual bool pingReceived(QByteArrayView payload) = 0;
         virtual bool pongReceived(QByteArrayView payload) = 0;
         // A valid close frame; code is CloseStatus::NoStatus when it had none.
