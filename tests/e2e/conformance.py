@@ -72,8 +72,9 @@ can use zlib's 9-bit deflate, whose distances never exceed 250 octets
 (Node turns 8 into 9 by itself). When a server asks this client for 8
 bits, it does the same.
 
-Check the client first against a known-good server: tests/e2e/nodeecho.js
-(Node's `ws`, which passes every case as OK, NON-STRICT or INFORMATIONAL).
+Check the client first against a known-good server, Node's `ws`, which passes
+every case as OK, NON-STRICT or INFORMATIONAL (after `npm ci` in tests/bench/node):
+    node tests/bench/node/echo.js --port 0 --deflate --deflate-threshold 0
 """
 
 import argparse
