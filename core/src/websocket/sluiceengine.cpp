@@ -686,8 +686,15 @@ void SluiceWebSocketPrivate::flushOut()
             watchWrite(false);
             return;
         }
-        if (sent == 0)
+        if (sent == 0) {
+            // What went out is dropped once it is half the buffer: a client
+            // that always lags a little must not make it grow for ever.
+            if (m_outOffset >= 64 * 1024 && m_outOffset * 2 >= m_out.size()) {
+                m_out.remove(0, m_outOffset);
+                m_outOffset = 0;
+            }
             return;
+        }
         m_outOffset += sent;
     }
     // Caught up: the buffer goes until the client falls behind again.
