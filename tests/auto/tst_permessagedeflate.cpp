@@ -4,9 +4,9 @@
 // driven directly (a raw inflater of the negotiated window), and
 // WebSocketHandshake's key, subprotocol and 101 response.
 
-#include "permessagedeflate_p.h"
-#include "utf8validator_p.h"
-#include "websockethandshake_p.h"
+#include "websocket/permessagedeflate_p.h"
+#include "websocket/utf8validator_p.h"
+#include "websocket/websockethandshake_p.h"
 
 #include <QtCore/QRandomGenerator>
 #include <QtTest/QtTest>

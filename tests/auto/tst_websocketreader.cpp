@@ -6,9 +6,9 @@
 // connection failed as soon as the client breaks the protocol, and a limit
 // that waits for the payload has already paid for it.
 
-#include "permessagedeflate_p.h"
-#include "utf8validator_p.h"
-#include "websocketreader_p.h"
+#include "websocket/permessagedeflate_p.h"
+#include "websocket/utf8validator_p.h"
+#include "websocket/websocketreader_p.h"
 
 #include <QtCore/QFile>
 #include <QtCore/QRandomGenerator>

@@ -9,7 +9,7 @@
 // in pieces, and both must give the same requests and the same answer: a
 // server whose answer depends on TCP segmentation has a bug.
 
-#include "requestparser_p.h"
+#include "http/requestparser_p.h"
 
 #include <sluice/router.h>
 

@@ -9,9 +9,9 @@
 // depends on TCP segmentation is a bug, and every event must keep the
 // promises of websocketreader_p.h.
 
-#include "permessagedeflate_p.h"
-#include "utf8validator_p.h"
-#include "websocketreader_p.h"
+#include "websocket/permessagedeflate_p.h"
+#include "websocket/utf8validator_p.h"
+#include "websocket/websocketreader_p.h"
 
 #include <QtCore/QByteArray>
 #include <QtCore/QList>

@@ -81,13 +81,13 @@ if [[ "$mode" == coverage ]]; then
         -object "$cov/tests/fuzz/fuzz_server_replay" -object "$cov/core/libsluice-core.so" \
         -object "$cov/tests/fuzz/fuzz_websocket_replay" \
         -instr-profile "$cov/fuzz.profdata" \
-        "$root/core/src/requestparser.cpp" "$root/core/src/httpconnection.cpp" \
-        "$root/core/src/router.cpp" "$root/core/src/route.cpp" "$root/core/src/worker.cpp" \
+        "$root/core/src/http/requestparser.cpp" "$root/core/src/http/httpconnection.cpp" \
+        "$root/core/src/routing/router.cpp" "$root/core/src/routing/route.cpp" "$root/core/src/server/worker.cpp" \
         "$root/core/src/websocket/websocketreader.cpp" \
         "$root/core/src/websocket/permessagedeflate.cpp"
     echo "==> Per line: llvm-cov-14 show $cov/tests/fuzz/fuzz_request_replay" \
         "-object $cov/tests/fuzz/fuzz_server_replay -object $cov/core/libsluice-core.so" \
-        "-instr-profile $cov/fuzz.profdata $root/core/src/httpconnection.cpp"
+        "-instr-profile $cov/fuzz.profdata $root/core/src/http/httpconnection.cpp"
     exit 0
 fi
 

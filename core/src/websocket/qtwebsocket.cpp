@@ -1,6 +1,6 @@
 #include "qtwebsocket_p.h"
 
-#include "socketcontrol_p.h"
+#include "global/socketcontrol_p.h"
 
 #include <sluice/monitor.h>
 

@@ -1,8 +1,8 @@
 #include "sluiceengine_p.h"
 
-#include "clock_p.h"
-#include "logging_p.h"
-#include "socketcontrol_p.h"
+#include "global/clock_p.h"
+#include "global/logging_p.h"
+#include "global/socketcontrol_p.h"
 #include "websockethandshake_p.h"
 
 #include <sluice/monitor.h>

@@ -1,7 +1,7 @@
 #include "websocket_p.h"
 
-#include "clock_p.h"
-#include "logging_p.h"
+#include "global/clock_p.h"
+#include "global/logging_p.h"
 
 #include <sluice/limits.h>
 #include <sluice/monitor.h>

@@ -1,8 +1,8 @@
 #ifndef SLUICE_WORKER_P_H
 #define SLUICE_WORKER_P_H
 
-#include "clock_p.h"
-#include "dispatcher_p.h"
+#include "global/clock_p.h"
+#include "routing/dispatcher_p.h"
 
 #include <sluice/limits.h>
 #include <sluice/server.h>

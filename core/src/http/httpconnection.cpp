@@ -1,9 +1,9 @@
-#include "dispatcher_p.h"
+#include "global/logging_p.h"
+#include "global/socketcontrol_p.h"
 #include "httpconnection_p.h"
-#include "logging_p.h"
-#include "socketcontrol_p.h"
+#include "routing/dispatcher_p.h"
+#include "server/worker_p.h"
 #include "websocket/websocket_p.h"
-#include "worker_p.h"
 
 #include <sluice/httpstatus.h>
 #include <sluice/monitor.h>

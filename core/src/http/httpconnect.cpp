@@ -1,6 +1,6 @@
 #include <sluice/httpconnect.h>
 
-#include "dispatcher_p.h"
+#include "routing/dispatcher_p.h"
 
 namespace sluice {
 

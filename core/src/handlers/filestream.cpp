@@ -1,5 +1,5 @@
 #include "filestream_p.h"
-#include "logging_p.h"
+#include "global/logging_p.h"
 
 #include <sluice/httpconnect.h>
 

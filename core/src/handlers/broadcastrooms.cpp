@@ -2,8 +2,8 @@
 #include <sluice/monitor.h>
 #include <sluice/websocket.h>
 
-#include "clock_p.h"
-#include "logging_p.h"
+#include "global/clock_p.h"
+#include "global/logging_p.h"
 
 #include <QtCore/QHash>
 #include <QtCore/QList>

@@ -4,7 +4,7 @@
 #include <sluice/staticfiles.h>
 
 #include "filestream_p.h"
-#include "httpdate_p.h"
+#include "http/httpdate_p.h"
 
 #include <QtCore/QDir>
 #include <QtCore/QFile>

@@ -1,6 +1,6 @@
 #include "dispatcher_p.h"
-#include "logging_p.h"
-#include "responsesink_p.h"
+#include "global/logging_p.h"
+#include "http/responsesink_p.h"
 
 #include <sluice/chain.h>
 #include <sluice/httpstatus.h>

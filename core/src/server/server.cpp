@@ -3,8 +3,8 @@
 #include <sluice/websocket.h>
 
 #include "admission_p.h"
-#include "httpconnection_p.h"
-#include "logging_p.h"
+#include "global/logging_p.h"
+#include "http/httpconnection_p.h"
 #include "worker_p.h"
 
 #include <sluice/tlsconfiguration.h>
